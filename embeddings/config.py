@@ -1,0 +1,156 @@
+"""Configuration: config/default.toml, an optional user file, then CASEBOT_* environment overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embeddings.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
+
+
+@dataclass(frozen=True)
+class Paths:
+    seeds: Path
+    index: Path
+    feedback: Path
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    batch_size: int
+    device: str
+
+
+@dataclass(frozen=True)
+class Chunking:
+    target_tokens: int
+    overlap_sentences: int
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    top_k: int
+    candidates: int
+    dense_weight: float
+    lexical_weight: float
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    max_sentences: int
+    decline_below: float
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    exact_max: int
+    hnsw_m: int
+    hnsw_ef_construction: int
+    hnsw_ef_search: int
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    guild_id: int
+    cooldown_seconds: float
+    cooldown_rate: int
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: Paths
+    model: Model
+    chunking: Chunking
+    retrieval: Retrieval
+    answer: AnswerSettings
+    index: IndexSettings
+    discord: DiscordSettings = field(default_factory=lambda: DiscordSettings(0, 10.0, 3))
+
+
+_SECTIONS = {
+    "paths": Paths,
+    "model": Model,
+    "chunking": Chunking,
+    "retrieval": Retrieval,
+    "answer": AnswerSettings,
+    "index": IndexSettings,
+    "discord": DiscordSettings,
+}
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _coerce(section: str, key: str, value, kind):
+    try:
+        if kind is Path:
+            return Path(value)
+        if kind is bool:
+            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"config [{section}] {key} = {value!r} is not a valid {kind.__name__}") from None
+
+
+def load_config(path: Path | None = None, env: dict | None = None, **overrides) -> Config:
+    """Read the defaults, merge the user's file over them, then CASEBOT_SECTION_KEY variables.
+
+    ``overrides`` take "section.key" style keyword names written as section__key (used by the CLI).
+    Relative paths from files resolve against the project root; from env or overrides, the cwd.
+    """
+    env = os.environ if env is None else env
+    data = _read_toml(DEFAULT_CONFIG)
+    if path is not None:
+        for section, values in _read_toml(Path(path)).items():
+            if section not in _SECTIONS or not isinstance(values, dict):
+                raise ConfigError(f"unknown config section [{section}] in {path}")
+            data.setdefault(section, {}).update(values)
+    for section in data:
+        if section in _SECTIONS:
+            for key, value in list(data[section].items()):
+                if section == "paths" and not Path(value).is_absolute():
+                    data[section][key] = str(PROJECT_ROOT / value)
+    for section, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            name = f"CASEBOT_{section}_{f.name}".upper()
+            if name in env:
+                data.setdefault(section, {})[f.name] = env[name]
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, key = dotted.split("__", 1)
+        data.setdefault(section, {})[key] = value
+
+    built = {}
+    for section, cls in _SECTIONS.items():
+        values = data.get(section, {})
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in values:
+                raise ConfigError(f"config [{section}] is missing {f.name}")
+            kind = {"Path": Path, "int": int, "float": float, "str": str, "bool": bool}[
+                f.type if isinstance(f.type, str) else f.type.__name__
+            ]
+            kwargs[f.name] = _coerce(section, f.name, values[f.name], kind)
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown config key(s) in [{section}]: {', '.join(sorted(unknown))}")
+        built[section] = cls(**kwargs)
+    if built["paths"] is not None:
+        p = built["paths"]
+        built["paths"] = Paths(*(Path(os.path.abspath(x)) for x in (p.seeds, p.index, p.feedback)))
+    return Config(**built)
