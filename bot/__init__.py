@@ -1,0 +1,1 @@
+"""casebot's edges: the command line and the Discord bot. They call the engine in ``embeddings``."""

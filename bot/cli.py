@@ -1,0 +1,224 @@
+"""The ``casebot`` command: ask, index, sources, eval, feedback, bot.
+
+Heavy modules are imported inside the commands that need them, so ``casebot --help`` and a
+one-off question do not pay for imports they never use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from embeddings.errors import CasebotError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _err(message: str) -> None:
+    print(f"casebot: {message}", file=sys.stderr, flush=True)
+
+
+def _config(args):
+    from embeddings.config import load_config
+
+    return load_config(args.config, paths__seeds=args.seeds, paths__index=args.index)
+
+
+def _engine(args):
+    from embeddings.engine import Engine
+
+    return Engine.open(_config(args))
+
+
+def cmd_ask(args) -> int:
+    from bot.render_text import render_answer
+
+    question = " ".join(args.question).strip()
+    if question == "-":
+        return _ask_batch(args)
+    if not args.question:
+        if sys.stdin.isatty():
+            return _ask_interactive(args)
+        _err("no question given; try: casebot ask \"What did the ACLU's settlement with Clearview require?\"")
+        return EXIT_USAGE
+    if not question:
+        _err("the question is empty")
+        return EXIT_USAGE
+    answer = _engine(args).ask(question)
+    print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_answer(answer))
+    return 0
+
+
+def _ask_batch(args) -> int:
+    """One question a line on stdin, one JSON object a line on stdout, in the same order."""
+    from embeddings.errors import EmptyQuestion
+
+    engine = _engine(args)
+    for line in sys.stdin:
+        question = line.strip()
+        try:
+            out = engine.ask(question).to_json()
+        except EmptyQuestion:
+            out = {"question": question, "error": "empty question"}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
+def _ask_interactive(args) -> int:
+    import readline
+
+    from bot.render_text import render_answer
+
+    history = Path(os.environ.get("CASEBOT_HISTORY", Path.home() / ".casebot_history"))
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    engine = _engine(args)
+    print("Ask about the facial-recognition privacy cases. Ctrl-D to leave.", file=sys.stderr)
+    try:
+        while True:
+            try:
+                question = input("casebot> ").strip()
+            except EOFError:
+                print(file=sys.stderr)
+                return 0
+            except KeyboardInterrupt:
+                print(file=sys.stderr)
+                continue
+            if not question:
+                continue
+            answer = engine.ask(question)
+            print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_answer(answer))
+            print()
+    finally:
+        try:
+            readline.write_history_file(history)
+        except OSError:
+            pass
+
+
+def cmd_index(args) -> int:
+    from embeddings.build import build_index
+    from embeddings.check import check_index
+
+    config = _config(args)
+    if args.check:
+        problems = check_index(config)
+        for p in problems:
+            print(f"- {p}")
+        if problems:
+            _err(f"index does not match the seeds ({len(problems)} problem(s)); run `casebot index`")
+            return EXIT_ERROR
+        print("index matches the seeds and its manifest")
+        return 0
+    report = build_index(config, full=args.full, progress=True)
+    for name, reason in report.skipped.items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(
+        f"index {report.version}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
+        f"{report.documents} documents, {report.chunks} passages "
+        f"(+{report.chunks_added} / -{report.chunks_removed}), {report.encoded} texts embedded, "
+        f"{report.seconds:.1f} s"
+    )
+    for dropped, kept in report.duplicates.items():
+        print(f"duplicate: {dropped} is the same text as {kept}; indexed once", file=sys.stderr)
+    return 0
+
+
+def cmd_sources(args) -> int:
+    from embeddings.engine import Engine
+
+    engine = Engine.open(_config(args))
+    for doc in engine.sources():
+        bits = [doc.outlet or "?", doc.published or "undated", doc.title]
+        print(f"{doc.key}\t" + " · ".join(bits))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from embeddings.evaluation import evaluate_file
+
+    engine = _engine(args)
+    summary = evaluate_file(engine, Path(args.file), Path(_config(args).paths.seeds))
+    for row in summary["rows"]:
+        if not row["right"] or args.verbose:
+            print(f"{'ok ' if row['right'] else 'BAD'} {row['id']}: {row['question']}\n    {row['why']}")
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}))
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from bot.feedback import feedback_summary
+
+    print(feedback_summary(_config(args).paths.feedback))
+    return 0
+
+
+def cmd_bot(args) -> int:
+    from bot.discord_bot import read_token, run_bot
+
+    token = read_token(os.environ, Path.cwd() / ".env")
+    if not token:
+        _err("DISCORD_TOKEN is not set (export it, or put DISCORD_TOKEN=... in a .env file)")
+        return EXIT_USAGE
+    return run_bot(_config(args), token, sync_global=args.sync_global)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="casebot",
+        description="Answers questions about the facial-recognition privacy cases from the seed documents, with citations.",
+    )
+    parser.add_argument("--seeds", help="seeds folder (default from config: seeds/)")
+    parser.add_argument("--index", help="index folder (default from config: .casebot/index)")
+    parser.add_argument("--config", help="a TOML file overriding config/default.toml")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer a question (no question on a terminal: interactive; '-': one per stdin line)")
+    ask.add_argument("question", nargs="*", help="the question, or - to read one question a line from stdin")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON (docs/design.md contract)")
+    ask.set_defaults(func=cmd_ask)
+
+    index = sub.add_parser("index", help="build the index, or bring it up to date with the seeds folder")
+    index.add_argument("--full", action="store_true", help="rebuild from scratch, re-embedding everything")
+    index.add_argument("--check", action="store_true", help="verify the index against the seeds; non-zero exit if they disagree")
+    index.set_defaults(func=cmd_index)
+
+    sources = sub.add_parser("sources", help="list the documents in the index")
+    sources.set_defaults(func=cmd_sources)
+
+    ev = sub.add_parser("eval", help="score the engine on a question file (eval/dev.jsonl format)")
+    ev.add_argument("file")
+    ev.add_argument("-v", "--verbose", action="store_true", help="show every question, not only wrong ones")
+    ev.set_defaults(func=cmd_eval)
+
+    feedback = sub.add_parser("feedback", help="summarise the 👍/👎 votes from Discord")
+    feedback.set_defaults(func=cmd_feedback)
+
+    bot = sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    bot.add_argument("--sync-global", action="store_true", help="sync slash commands globally (slow to propagate)")
+    bot.set_defaults(func=cmd_bot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CasebotError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

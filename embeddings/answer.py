@@ -1,0 +1,171 @@
+"""Extractive answers: the sentences of the retrieved passages that answer the question, each cited.
+
+No language model runs here, so every word of an answer is a quoted sentence of a seed. Sentences
+are scored by their own similarity to the question (vectors computed at index time), the share of
+the question's terms they contain, and the rank of the passage they sit in. The question is
+declined when even the best sentence is weak evidence; the nearest passages are still returned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings import lexical
+from embeddings.answer_type import expected_type, has_type
+from embeddings.config import AnswerSettings
+from embeddings.results import Answer, Citation, Passage
+from embeddings.search import Hit
+from embeddings.store import IndexData
+
+SENTENCE_POOL = 8          # passages whose sentences compete for the answer
+TERM_WEIGHT = 0.35         # weight of question-term coverage next to cosine similarity
+RANK_WEIGHT = 0.05         # small preference for sentences in higher-ranked passages
+SENTENCE_SHARE = 0.6       # sentence cosine vs. the fused score of the passage around it (context)
+CONTEXT_SHARE = 0.5        # a question term found only in the passage's outlet/date/title counts half
+TYPE_BONUS = 0.15          # the sentence holds the kind of words the question asks for
+RUNNER_UP_MARGIN = 0.15    # a further sentence is quoted only if it scores this close to the best
+MIN_QUOTE_WORDS = 4        # fragments shorter than this are not worth quoting on their own
+DECLINE_TEXT = "The documents I have don't cover this question."
+
+_FIGURE = re.compile(r"(?:\$\s?)?\b\d[\d,.]*\s*(?:billion|million|thousand|percent|%)?", re.IGNORECASE)
+_SCALE = re.compile(r"\b(billion|million|thousand)\b", re.IGNORECASE)
+
+
+@dataclass
+class Scored:
+    sid: int            # sentence row
+    row: int            # chunk row it was found in
+    rank: int           # rank of that chunk among hits
+    cosine: float
+    coverage: float
+    score: float        # ranks sentences for the answer
+    evidence: float     # how well the sentence supports an answer at all; compared with decline_below
+
+
+def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str) -> list[Scored]:
+    """Blend of sentence and passage similarity, weighted term coverage, and answer-type fit."""
+    q_terms = set(lexical.tokenize([question])[0])
+    weights = lexical.idf_weights(data.bm25, sorted(q_terms)) if q_terms else {}
+    total = sum(weights.values())
+    kind = expected_type(question)
+    rows: list[tuple[int, Hit, int]] = []
+    seen: set[int] = set()
+    for rank, hit in enumerate(hits[:SENTENCE_POOL]):
+        for sid in data.chunks[hit.row].sentence_ids:
+            if sid not in seen and len(data.sentences[sid].text.split()) >= MIN_QUOTE_WORDS:
+                seen.add(sid)
+                rows.append((sid, hit, rank))
+    if not rows:
+        return []
+    sids = np.array([r[0] for r in rows])
+    cosines = data.sentence_vectors[sids] @ qvec
+    token_sets = lexical.tokenize([data.sentences[sid].text for sid in sids])
+    context_sets = {}
+    out = []
+    for (sid, hit, rank), cosine, toks in zip(rows, cosines.tolist(), token_sets):
+        if hit.row not in context_sets:
+            head = data.chunks[hit.row].embed_text.split("\n", 1)[0] if "\n" in data.chunks[hit.row].embed_text else ""
+            context_sets[hit.row] = set(lexical.tokenize([head])[0]) if head else set()
+        own = q_terms & set(toks)
+        ctx = (q_terms & context_sets[hit.row]) - own
+        coverage = (sum(weights[t] for t in own) + CONTEXT_SHARE * sum(weights[t] for t in ctx)) / total if total else 0.0
+        similarity = SENTENCE_SHARE * cosine + (1 - SENTENCE_SHARE) * hit.fused
+        score = similarity + TERM_WEIGHT * coverage + RANK_WEIGHT / (1 + rank)
+        if has_type(data.sentences[sid].text, kind, question):
+            score += TYPE_BONUS
+        # Evidence leaves out what is relative to this question's candidates (normalized BM25,
+        # rank, answer type): a question about nothing in the documents must score low here.
+        evidence = SENTENCE_SHARE * cosine + (1 - SENTENCE_SHARE) * hit.dense + TERM_WEIGHT * coverage
+        out.append(Scored(sid, hit.row, rank, cosine, coverage, score, evidence))
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def _figure_scale(text: str) -> set[str]:
+    return {m.lower() for m in _SCALE.findall(text)}
+
+
+def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> tuple[list[Scored], str | None]:
+    """The best sentence, plus close runners-up; a differing figure from another source is kept."""
+    best = scored[0]
+    picked = [best]
+    note = None
+    best_doc = data.sentences[best.sid].doc_key
+    best_text = data.sentences[best.sid].text
+    for s in scored[1:]:
+        if len(picked) >= settings.max_sentences:
+            break
+        text = data.sentences[s.sid].text
+        if s.evidence < settings.decline_below or s.score < best.score - RUNNER_UP_MARGIN:
+            continue
+        if any(_near_duplicate(text, data.sentences[p.sid].text) for p in picked):
+            continue
+        picked.append(s)
+    # Sources that disagree on a figure: show both (the reader sees each with its date).
+    scales = _figure_scale(best_text)
+    if scales:
+        for s in scored[1:SENTENCE_POOL * 3]:
+            doc = data.sentences[s.sid].doc_key
+            text = data.sentences[s.sid].text
+            if doc == best_doc or s in picked or s.score < best.score - 0.3:
+                continue
+            if _figure_scale(text) & scales and _figures(text) != _figures(best_text):
+                if len(picked) >= settings.max_sentences:
+                    picked[-1] = s
+                else:
+                    picked.append(s)
+                note = "Sources give different figures; compare their dates."
+                break
+    return picked, note
+
+
+def _figures(text: str) -> set[str]:
+    return {m.strip().lower() for m in _FIGURE.findall(text) if any(ch.isdigit() for ch in m)}
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    ta, tb = set(a.lower().split()), set(b.lower().split())
+    return len(ta & tb) / max(1, min(len(ta), len(tb))) > 0.8
+
+
+def _order(data: IndexData, picked: list[Scored]) -> list[Scored]:
+    """Readable order: documents in order of their best sentence, sentences in text order within one."""
+    doc_rank: dict[str, int] = {}
+    for s in picked:
+        doc_rank.setdefault(data.sentences[s.sid].doc_key, len(doc_rank))
+    return sorted(picked, key=lambda s: (doc_rank[data.sentences[s.sid].doc_key], s.sid))
+
+
+def passages_for(data: IndexData, hits: list[Hit], top_k: int) -> list[Passage]:
+    out = []
+    for rank, hit in enumerate(hits[:top_k], start=1):
+        chunk = data.chunks[hit.row]
+        doc = data.documents[chunk.doc_key]
+        out.append(Passage(rank=rank, score=hit.dense, doc_id=chunk.doc_id, chunk_id=chunk.chunk_id,
+                           text=data.chunk_text(hit.row), title=doc.title, outlet=doc.outlet,
+                           published=doc.published, url=doc.url, page=doc.page))
+    return out
+
+
+def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
+            settings: AnswerSettings, top_k: int) -> Answer:
+    passages = passages_for(data, hits, top_k)
+    scored = score_sentences(data, hits, qvec, question)
+    if not scored or max(s.evidence for s in scored) < settings.decline_below:
+        return Answer(question, False, DECLINE_TEXT, [], passages, data.version)
+    picked, note = _pick(data, scored, settings)
+    parts, citations = [], []
+    by_doc: dict[str, int] = {}
+    for s in _order(data, picked):
+        sentence = data.sentences[s.sid]
+        doc = data.documents[sentence.doc_key]
+        n = len(citations) + 1
+        citations.append(Citation(n=n, doc_id=doc.doc_id, title=doc.title, outlet=doc.outlet,
+                                  published=doc.published, url=doc.url, quote=sentence.text,
+                                  chunk_id=data.chunks[s.row].chunk_id, page=doc.page))
+        by_doc.setdefault(sentence.doc_key, n)
+        parts.append(f"{sentence.text} [{n}]")
+    return Answer(question, True, " ".join(parts), citations, passages, data.version, note=note)

@@ -1,0 +1,233 @@
+"""Build or update the index from the seeds folder.
+
+Only new or changed seed files are parsed and embedded; unchanged ones reuse the vectors of the
+current version; deleted ones are dropped. The result is written as a new version and swapped in
+atomically (store.write_version), under a lock so two builds cannot interleave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from embeddings import lexical, store, vector_index
+from embeddings.chunking import TokenCounter, chunk_document
+from embeddings.config import Config
+from embeddings.documents import Document
+from embeddings.encoder import Encoder, load_tokenizer, max_seq_length
+from embeddings.errors import CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, SeedParseError, SeedsNotFound
+from embeddings.parsers import is_seed, parse_file, sidecar_path
+from embeddings.results import BuildReport
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def model_identity(config: Config, encoder: Encoder) -> dict:
+    return {"name": config.model.name, "dimension": encoder.dimension,
+            "max_seq_length": max_seq_length(encoder.path)}
+
+
+def chunking_identity(config: Config, encoder: Encoder) -> dict:
+    return {"chunker": store.CHUNKER, "target_tokens": config.chunking.target_tokens,
+            "overlap_sentences": config.chunking.overlap_sentences,
+            "lexical": lexical.TOKENIZER_ID,
+            "max_seq_length": max_seq_length(encoder.path)}
+
+
+def scan_seeds(seeds: Path) -> dict[str, str]:
+    """File name -> sha256 of the file and its sidecar metadata, for every seed file."""
+    if not seeds.is_dir():
+        raise SeedsNotFound(f"seeds folder not found: {seeds}")
+    out = {}
+    for path in sorted(seeds.iterdir()):
+        if not is_seed(path):
+            continue
+        h = hashlib.sha256(store.file_sha256(path).encode())
+        side = sidecar_path(path)
+        if side.exists():
+            h.update(store.file_sha256(side).encode())
+        out[path.name] = h.hexdigest()
+    if not out:
+        raise SeedsNotFound(f"no seed files (.txt, .md, .html, .pdf) in {seeds}")
+    return out
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(re.sub(r"\s+", " ", text).strip().lower().encode()).hexdigest()
+
+
+def _previous(config: Config, encoder: Encoder, full: bool, log) -> store.IndexData | None:
+    if full:
+        return None
+    try:
+        path, manifest = store.read_manifest(config.paths.index)
+        store.check_compatible(manifest, model_identity(config, encoder), chunking_identity(config, encoder))
+        return store.load_version(path, manifest, vector_index.load_vector_index, lexical.load_bm25)
+    except IndexMissing:
+        return None
+    except (IndexCorrupt, IndexMismatch) as exc:
+        log(f"previous index not reusable ({exc}); rebuilding everything")
+        return None
+
+
+def build_index(
+    config: Config,
+    encoder: Encoder | None = None,
+    full: bool = False,
+    log: Callable[[str], None] = _stderr,
+    progress: bool = False,
+) -> BuildReport:
+    """Bring the index up to date with the seeds folder; return what changed."""
+    started = time.perf_counter()
+    encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
+    seeds = config.paths.seeds
+    hashes = scan_seeds(seeds)
+    with store.index_lock(config.paths.index):
+        previous = _previous(config, encoder, full, log)
+        old_seeds = previous.manifest["seeds"] if previous else {}
+        report = BuildReport(version=store.new_version(hashes))
+        for name, digest in hashes.items():
+            if name not in old_seeds:
+                report.added.append(name)
+            elif old_seeds[name]["sha256"] != digest or old_seeds[name].get("skipped"):
+                report.updated.append(name)
+            else:
+                report.unchanged.append(name)
+        report.removed = sorted(set(old_seeds) - set(hashes))
+        if report.added or report.updated or report.removed:
+            # A file whose documents were dropped as duplicates of another file's must be parsed
+            # again when anything changes: the copy it deferred to may be gone.
+            for name in [n for n in report.unchanged if old_seeds[n].get("dropped_duplicates")]:
+                report.unchanged.remove(name)
+                report.updated.append(name)
+
+        counter = TokenCounter(load_tokenizer(encoder.path), max_seq_length(encoder.path))
+        # Per seed file: its documents and, for each document, (chunks, vectors) to reuse or compute.
+        per_file: dict[str, list[Document]] = {}
+        for name in hashes:
+            if name in report.unchanged:
+                per_file[name] = [previous.documents[k] for k in old_seeds[name]["documents"]]
+                continue
+            try:
+                per_file[name] = parse_file(seeds / name)
+            except SeedParseError as exc:
+                report.skipped[name] = exc.reason
+                log(f"skipped {name}: {exc.reason}")
+                per_file[name] = []
+
+        documents: dict[str, Document] = {}
+        seen: dict[str, str] = {}
+        for name, docs in per_file.items():
+            for doc in docs:
+                fp = _fingerprint(doc.text)
+                if fp in seen:
+                    report.duplicates[doc.key] = seen[fp]
+                    continue
+                seen[fp] = doc.key
+                documents[doc.key] = doc
+        if not documents:
+            raise CasebotError(f"no document in {seeds} could be indexed; the previous index (if any) is kept")
+
+        reuse = _reusable(previous, set(report.unchanged))
+        chunks: list[store.ChunkRecord] = []
+        sentences: list[store.SentenceRecord] = []
+        chunk_vecs: list[np.ndarray | None] = []
+        sent_vecs: list[np.ndarray | None] = []
+        for key, doc in documents.items():
+            if key in reuse:
+                old_chunks, old_sents = reuse[key]
+                base = len(sentences)
+                remap = {}
+                for sid in old_sents:
+                    remap[sid] = len(sentences)
+                    sentences.append(previous.sentences[sid])
+                    sent_vecs.append(previous.sentence_vectors[sid])
+                for ci in old_chunks:
+                    c = previous.chunks[ci]
+                    chunks.append(store.ChunkRecord(c.chunk_id, c.doc_key, c.doc_id,
+                                                    [remap[s] for s in c.sentence_ids], c.embed_text))
+                    chunk_vecs.append(previous.vectors[ci])
+                assert len(sentences) - base == len(old_sents)
+                continue
+            local: dict[str, int] = {}
+            for ch in chunk_document(doc, counter, config.chunking.target_tokens, config.chunking.overlap_sentences):
+                ids = []
+                for s in ch.sentences:
+                    if s not in local:
+                        local[s] = len(sentences)
+                        sentences.append(store.SentenceRecord(doc.key, s))
+                        sent_vecs.append(None)
+                    ids.append(local[s])
+                chunks.append(store.ChunkRecord(ch.chunk_id, ch.doc_key, ch.doc_id, ids, ch.embed_text))
+                chunk_vecs.append(None)
+
+        todo_c = [i for i, v in enumerate(chunk_vecs) if v is None]
+        todo_s = [i for i, v in enumerate(sent_vecs) if v is None]
+        if todo_c or todo_s:
+            log(f"embedding {len(todo_c)} passages and {len(todo_s)} sentences with {config.model.name}")
+            texts = [chunks[i].embed_text for i in todo_c] + [sentences[i].text for i in todo_s]
+            vecs = encoder.encode(texts, progress=progress)
+            report.encoded += len(texts)
+            for j, i in enumerate(todo_c):
+                chunk_vecs[i] = vecs[j]
+            for j, i in enumerate(todo_s):
+                sent_vecs[i] = vecs[len(todo_c) + j]
+        vectors = np.vstack(chunk_vecs).astype(np.float32)
+        sentence_vectors = np.vstack(sent_vecs).astype(np.float32)
+
+        reused = len(chunks) - len(todo_c)
+        report.chunks_added = len(todo_c)
+        report.chunks_removed = (len(previous.chunks) - reused) if previous else 0
+        report.documents = len(documents)
+        report.chunks = len(chunks)
+
+        seed_entries = {}
+        for name in hashes:
+            keys = [d.key for d in per_file[name] if d.key in documents]
+            seed_entries[name] = {"sha256": hashes[name], "documents": keys,
+                                  "chunks": sum(1 for c in chunks if c.doc_key in set(keys))}
+            if name in report.skipped:
+                seed_entries[name]["skipped"] = report.skipped[name]
+            dropped = [d.key for d in per_file[name] if d.key in report.duplicates]
+            if dropped:
+                seed_entries[name]["dropped_duplicates"] = dropped
+        faiss_index = vector_index.build_vector_index(vectors, config.index)
+        manifest = {
+            "format": store.FORMAT,
+            "version": report.version,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": model_identity(config, encoder),
+            "chunking": chunking_identity(config, encoder),
+            "vector_index": vector_index.index_kind(faiss_index),
+            "seeds": seed_entries,
+            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+            "duplicates": report.duplicates,
+        }
+        data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors,
+                               faiss_index, lexical.build_bm25([c.embed_text for c in chunks]))
+        store.write_version(config.paths.index, data, vector_index.save_vector_index, lexical.save_bm25)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _reusable(previous: store.IndexData | None, unchanged: set[str]) -> dict[str, tuple[list[int], list[int]]]:
+    """Document key -> (chunk rows, sentence rows) in the previous version, for unchanged files."""
+    if previous is None:
+        return {}
+    keys = {k for name in unchanged for k in previous.manifest["seeds"][name]["documents"]}
+    out: dict[str, tuple[list[int], list[int]]] = {k: ([], []) for k in keys}
+    for i, c in enumerate(previous.chunks):
+        if c.doc_key in out:
+            out[c.doc_key][0].append(i)
+    for i, s in enumerate(previous.sentences):
+        if s.doc_key in out:
+            out[s.doc_key][1].append(i)
+    return out

@@ -1,0 +1,41 @@
+"""``casebot index --check``: does the index on disk match the seeds folder and its own manifest?"""
+
+from __future__ import annotations
+
+from embeddings import store
+from embeddings.build import scan_seeds
+from embeddings.config import Config
+from embeddings.errors import CasebotError
+
+
+def check_index(config: Config) -> list[str]:
+    problems: list[str] = []
+    try:
+        path, manifest = store.read_manifest(config.paths.index)
+    except CasebotError as exc:
+        return [str(exc)]
+    problems += [f"index file {p}" for p in store.verify_files(path, manifest, hashes=True)]
+    if manifest.get("model", {}).get("name") != config.model.name:
+        problems.append(f"index built with model {manifest.get('model', {}).get('name')!r}, "
+                        f"config asks for {config.model.name!r}")
+    if manifest.get("chunking", {}).get("target_tokens") != config.chunking.target_tokens or \
+            manifest.get("chunking", {}).get("overlap_sentences") != config.chunking.overlap_sentences:
+        problems.append("index built with other chunking settings than the config's")
+    try:
+        hashes = scan_seeds(config.paths.seeds)
+    except CasebotError as exc:
+        return problems + [str(exc)]
+    indexed = manifest.get("seeds", {})
+    for name in sorted(set(hashes) - set(indexed)):
+        problems.append(f"{name} is in the seeds folder but not in the index")
+    for name in sorted(set(indexed) - set(hashes)):
+        problems.append(f"{name} is in the index but no longer in the seeds folder")
+    for name in sorted(set(hashes) & set(indexed)):
+        if hashes[name] != indexed[name]["sha256"]:
+            problems.append(f"{name} changed since the index was built")
+    counts = manifest.get("counts", {})
+    if not problems and "chunks" in counts:
+        chunks = sum(1 for _ in open(path / "chunks.jsonl", encoding="utf-8"))
+        if chunks != counts["chunks"]:
+            problems.append(f"chunks.jsonl has {chunks} rows, the manifest says {counts['chunks']}")
+    return problems

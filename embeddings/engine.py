@@ -1,0 +1,103 @@
+"""The engine facade the edges use: open an index, ask questions, rebuild without downtime."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Callable
+
+from embeddings import lexical, store, vector_index
+from embeddings.answer import compose
+from embeddings.build import build_index, chunking_identity, model_identity
+from embeddings.config import Config
+from embeddings.documents import Document
+from embeddings.encoder import Encoder
+from embeddings.errors import EmptyQuestion, IndexMissing
+from embeddings.results import Answer, BuildReport
+from embeddings.search import hybrid_search
+
+MAX_QUESTION_CHARS = 1000
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Engine:
+    """Holds one loaded index version; ``reindex`` swaps in a new one while ``ask`` keeps serving."""
+
+    def __init__(self, config: Config, encoder: Encoder, data: store.IndexData, log: Callable[[str], None]):
+        self.config = config
+        self.encoder = encoder
+        self._data = data
+        self._log = log
+        self._build_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, config: Config, encoder: Encoder | None = None, build_if_missing: bool = True,
+             log: Callable[[str], None] | None = None) -> "Engine":
+        log = log or _stderr
+        encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
+        try:
+            data = load_index(config, encoder)
+        except IndexMissing:
+            if not build_if_missing:
+                raise
+            log(f"no index yet at {config.paths.index}; building it from {config.paths.seeds} (first run only)")
+            report = build_index(config, encoder, log=log, progress=True)
+            log(f"indexed {report.documents} documents as {report.chunks} passages in {report.seconds:.1f} s")
+            data = load_index(config, encoder)
+        return cls(config, encoder, data, log)
+
+    @property
+    def index_version(self) -> str:
+        return self._data.version
+
+    @property
+    def data(self) -> store.IndexData:
+        return self._data
+
+    def sources(self) -> list[Document]:
+        return sorted(self._data.documents.values(), key=lambda d: (d.doc_id, d.part))
+
+    def ask(self, question: str) -> Answer:
+        question = " ".join((question or "").split())
+        if not question:
+            raise EmptyQuestion("the question is empty")
+        question = question[:MAX_QUESTION_CHARS]
+        data = self._data  # one consistent version for the whole answer, even if a swap happens now
+        t0 = time.perf_counter()
+        qvec = self.encoder.encode_query(question)
+        t1 = time.perf_counter()
+        hits = hybrid_search(data, qvec, question, self.config.retrieval)
+        t2 = time.perf_counter()
+        answer = compose(question, data, hits, qvec, self.config.answer, self.config.retrieval.top_k)
+        t3 = time.perf_counter()
+        answer.timings_ms = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3,
+                             "compose": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        return answer
+
+    def reindex(self, full: bool = False, progress: bool = False) -> BuildReport:
+        """Rebuild from the seeds folder, then swap the new version in; the old one serves until then."""
+        with self._build_lock:
+            report = build_index(self.config, self.encoder, full=full, log=self._log, progress=progress)
+            self._data = load_index(self.config, self.encoder)
+            return report
+
+    def refresh(self) -> bool:
+        """Pick up a version another process built; True if the loaded index changed."""
+        if store.current_version(self.config.paths.index) == self._data.version:
+            return False
+        self._data = load_index(self.config, self.encoder)
+        return True
+
+
+def load_index(config: Config, encoder: Encoder) -> store.IndexData:
+    path, manifest = store.read_manifest(config.paths.index)
+    store.check_compatible(manifest, model_identity(config, encoder), chunking_identity(config, encoder))
+    return store.load_version(
+        path, manifest,
+        lambda p, n, d: vector_index.load_vector_index(p, n, d, config.index),
+        lexical.load_bm25,
+    )
