@@ -27,6 +27,8 @@ SENTENCE_SHARE = 0.6       # sentence cosine vs. the fused score of the passage 
 CONTEXT_SHARE = 0.5        # a question term found only in the passage's outlet/date/title counts half
 TYPE_BONUS = 0.15          # the sentence holds the kind of words the question asks for
 RUNNER_UP_MARGIN = 0.15    # a further sentence is quoted only if it scores this close to the best
+TYPE_SEARCH_DEPTH = 6      # how far down the ranking to look for a sentence of the asked-for kind
+TYPE_MARGIN = 0.25
 MIN_QUOTE_WORDS = 4        # fragments shorter than this are not worth quoting on their own
 DECLINE_TEXT = "The documents I have don't cover this question."
 
@@ -99,7 +101,7 @@ def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> tu
         if len(picked) >= settings.max_sentences:
             break
         text = data.sentences[s.sid].text
-        if s.evidence < settings.decline_below or s.score < best.score - RUNNER_UP_MARGIN:
+        if s.evidence < settings.decline_below - 0.1 or s.score < best.score - RUNNER_UP_MARGIN:
             continue
         if any(_near_duplicate(text, data.sentences[p.sid].text) for p in picked):
             continue
@@ -157,8 +159,12 @@ def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
     if not scored or max(s.evidence for s in scored) < settings.decline_below:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version)
     picked, note = _pick(data, scored, settings)
+    picked = _ensure_type(data, question, scored, picked, settings)
+    if picked is None:
+        return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
+                      note="The passages found do not hold the kind of answer asked for (a date, a figure, a name...).")
     parts, citations = [], []
-    by_doc: dict[str, int] = {}
+    previous_doc = None
     for s in _order(data, picked):
         sentence = data.sentences[s.sid]
         doc = data.documents[sentence.doc_key]
@@ -166,6 +172,29 @@ def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
         citations.append(Citation(n=n, doc_id=doc.doc_id, title=doc.title, outlet=doc.outlet,
                                   published=doc.published, url=doc.url, quote=sentence.text,
                                   chunk_id=data.chunks[s.row].chunk_id, page=doc.page))
-        by_doc.setdefault(sentence.doc_key, n)
-        parts.append(f"{sentence.text} [{n}]")
+        lead = attribution(doc) if sentence.doc_key != previous_doc else ""
+        parts.append(f"{lead}{sentence.text} [{n}]")
+        previous_doc = sentence.doc_key
     return Answer(question, True, " ".join(parts), citations, passages, data.version, note=note)
+
+
+def attribution(doc) -> str:
+    """"Cook County Record (2020-02-18): " ahead of a source's sentences: who said it, and when."""
+    if doc.outlet and doc.published:
+        return f"{doc.outlet} ({doc.published}): "
+    if doc.outlet or doc.published:
+        return f"{doc.outlet or doc.published}: "
+    return ""
+
+
+def _ensure_type(data: IndexData, question: str, scored: list[Scored], picked: list[Scored],
+                 settings: AnswerSettings) -> list[Scored] | None:
+    """The question asks for a date, a figure, a court...: quote a close sentence that holds one,
+    or return None (decline) when no close sentence does."""
+    kind = expected_type(question)
+    if kind is None or any(has_type(data.sentences[s.sid].text, kind, question) for s in picked):
+        return picked
+    for s in scored[1:TYPE_SEARCH_DEPTH]:
+        if s.score >= scored[0].score - TYPE_MARGIN and has_type(data.sentences[s.sid].text, kind, question):
+            return (picked[: settings.max_sentences - 1] + [s]) if s not in picked else picked
+    return None

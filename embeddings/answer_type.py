@@ -27,7 +27,8 @@ _RULES = [
     (re.compile(r"\bwhen\b|\bwhat (?:date|day|year|month)\b|\bwhich (?:date|day|year|month)\b", re.I), "date"),
     (re.compile(r"\b(?:which|what) court\b|\bwhere\b.*\bfiled\b", re.I), "court"),
     (re.compile(r"\b(?:which|what) (?:law|act|statute|regulation)\b", re.I), "law"),
-    (re.compile(r"^\s*who\b|\bwhich (?:person|lawyer|attorney|judge|official)\b", re.I), "person"),
+    # "Who is X?" asks for a description, not a name; "Who sued X?" asks for a name.
+    (re.compile(r"^\s*who\b(?!\s+(?:is|was|are|were|'s)\b)|\bwhich (?:person|lawyer|attorney|judge|official)\b", re.I), "person"),
     (re.compile(r"^\s*where\b|\bin which (?:city|state|country)\b", re.I), "place"),
 ]
 
