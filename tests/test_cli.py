@@ -1,0 +1,112 @@
+"""The real console script, as a user runs it: ask, --json, stdin batch, index, and the error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_seeds
+
+CASEBOT = Path(sys.executable).with_name("casebot")
+
+
+def run(*args, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
+    return subprocess.run([str(CASEBOT), *map(str, args)], input=stdin, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("casebot:")]
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One index built by `casebot index` in a fresh folder, reused by the tests below."""
+    root = tmp_path_factory.mktemp("cli")
+    seeds = copy_seeds(root / "seeds")
+    index = root / "index"
+    proc = run("--seeds", seeds, "--index", index, "index")
+    assert proc.returncode == 0, proc.stderr
+    assert "5 added" in proc.stdout and "0 removed" in proc.stdout
+    return seeds, index
+
+
+def test_ask_builds_the_index_on_first_use_and_prints_a_cited_answer(tmp_path):
+    seeds = copy_seeds(tmp_path / "seeds")
+    proc = run("--seeds", seeds, "--index", tmp_path / "index", "ask",
+               "How much did Facebook agree to pay over facial recognition in Illinois?")
+    assert proc.returncode == 0, proc.stderr
+    assert "no index yet" in proc.stderr and "building" in proc.stderr
+    assert "$650" in proc.stdout and "[1]" in proc.stdout and "Sources:" in proc.stdout
+    assert "agreed to pay $650 million" in " ".join(proc.stdout.split())  # the quote, wrapped
+
+
+def test_ask_json_and_stdin_batch_follow_the_contract(built):
+    seeds, index = built
+    proc = run("--seeds", seeds, "--index", index, "ask", "--json", "Who is Clearview's lawyer quoted by BuzzFeed?")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["answered"] and "Wolosky" in out["answer"]
+    assert out["citations"][0]["doc_id"] == "004_23d3985e3772e314"
+
+    questions = ["Who is David Mutnick?", "What is the capital of Australia?", "", "Which company scanned OkCupid photos?"]
+    proc = run("--seeds", seeds, "--index", index, "ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["question"] for r in rows] == questions
+    assert rows[0]["answered"] and not rows[1]["answered"] and rows[2]["error"] == "empty question"
+    assert "Clarifai" in rows[3]["answer"]
+
+
+def test_index_reports_changes_and_check_detects_drift(built, tmp_path):
+    seeds, index = built
+    seeds2 = tmp_path / "seeds"
+    shutil.copytree(seeds, seeds2)
+    idx2 = tmp_path / "index"
+    shutil.copytree(index, idx2, symlinks=True)
+    assert run("--seeds", seeds2, "--index", idx2, "index", "--check").returncode == 0
+    (seeds2 / "005_new.md").write_text("---\ntitle: A new filing\noutlet: Test Wire\n---\n"
+                                       "The court set a hearing for March 3 in the Mutnick case. Both sides agreed.\n")
+    check = run("--seeds", seeds2, "--index", idx2, "index", "--check")
+    assert check.returncode != 0 and "005_new.md" in check.stdout
+    proc = run("--seeds", seeds2, "--index", idx2, "index")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 added" in proc.stdout and "5 unchanged" in proc.stdout
+
+
+def test_error_paths_end_in_one_line_and_nonzero_exit(built, tmp_path):
+    seeds, index = built
+    assert_clean_error(run("--seeds", tmp_path / "nope", "--index", tmp_path / "i", "ask", "anything"),
+                       "seeds folder not found")
+    assert_clean_error(run("--seeds", seeds, "--index", index, "ask", "   "), "empty")
+    # a damaged index is refused with the command to run
+    broken = tmp_path / "broken"
+    shutil.copytree(index, broken, symlinks=True)
+    faiss_file = next(broken.glob("versions/*/vectors.faiss"))
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    assert_clean_error(run("--seeds", seeds, "--index", broken, "ask", "Who is David Mutnick?"), "casebot index")
+    # an index built with another model is refused
+    other = tmp_path / "other"
+    shutil.copytree(index, other, symlinks=True)
+    manifest = next(other.glob("versions/*/manifest.json"))
+    data = json.loads(manifest.read_text())
+    data["model"]["name"] = "some-other-model"
+    manifest.write_text(json.dumps(data))
+    assert_clean_error(run("--seeds", seeds, "--index", other, "ask", "Who is David Mutnick?"),
+                       "some-other-model", "casebot index --full")
+    # a config file that is not TOML
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is = = not toml")
+    assert_clean_error(run("--config", bad, "ask", "x"), "not valid TOML")
