@@ -29,6 +29,7 @@ TYPE_BONUS = 0.15          # the sentence holds the kind of words the question a
 RUNNER_UP_MARGIN = 0.15    # a further sentence is quoted only if it scores this close to the best
 TYPE_SEARCH_DEPTH = 6      # how far down the ranking to look for a sentence of the asked-for kind
 TYPE_MARGIN = 0.25
+TITLE_MARGIN = 0.05        # a headline beside better sentences adds little: quote it only if nearly best
 MIN_QUOTE_WORDS = 4        # fragments shorter than this are not worth quoting on their own
 DECLINE_TEXT = "The documents I have don't cover this question."
 
@@ -86,6 +87,11 @@ def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question
     return out
 
 
+def _is_title(data: IndexData, s: Scored) -> bool:
+    sentence = data.sentences[s.sid]
+    return sentence.text == " ".join(data.documents[sentence.doc_key].title.split())
+
+
 def _figure_scale(text: str) -> set[str]:
     return {m.lower() for m in _SCALE.findall(text)}
 
@@ -102,6 +108,8 @@ def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> tu
             break
         text = data.sentences[s.sid].text
         if s.evidence < settings.decline_below - 0.1 or s.score < best.score - RUNNER_UP_MARGIN:
+            continue
+        if _is_title(data, s) and s.score < best.score - TITLE_MARGIN:
             continue
         if any(_near_duplicate(text, data.sentences[p.sid].text) for p in picked):
             continue
@@ -128,9 +136,11 @@ def _figures(text: str) -> set[str]:
     return {m.strip().lower() for m in _FIGURE.findall(text) if any(ch.isdigit() for ch in m)}
 
 
-def _near_duplicate(a: str, b: str) -> bool:
-    ta, tb = set(a.lower().split()), set(b.lower().split())
-    return len(ta & tb) / max(1, min(len(ta), len(tb))) > 0.8
+def _near_duplicate(candidate: str, kept: str) -> bool:
+    """The candidate adds little: most of its words are already in a kept sentence
+    (syndicated copies of one wire story, a title repeated in its excerpt)."""
+    words = set(candidate.lower().split())
+    return len(words - set(kept.lower().split())) / max(1, len(words)) < 0.3
 
 
 def _order(data: IndexData, picked: list[Scored]) -> list[Scored]:

@@ -125,8 +125,16 @@ def build_index(
 
         documents: dict[str, Document] = {}
         seen: dict[str, str] = {}
+        owner: dict[str, str] = {}
         for name, docs in per_file.items():
+            clash = next((owner[d.doc_id] for d in docs if owner.get(d.doc_id, name) != name), None)
+            if clash:  # a.md and a.txt would share document ids, and so each other's citations
+                report.skipped[name] = f"same document id as {clash}; rename one of the two files"
+                log(f"skipped {name}: {report.skipped[name]}")
+                per_file[name] = []
+                continue
             for doc in docs:
+                owner[doc.doc_id] = name
                 fp = _fingerprint(doc.text)
                 if fp in seen:
                     report.duplicates[doc.key] = seen[fp]
@@ -197,6 +205,11 @@ def build_index(
             if name in report.skipped:
                 seed_entries[name]["skipped"] = report.skipped[name]
             dropped = [d.key for d in per_file[name] if d.key in report.duplicates]
+            if name in report.unchanged and old_seeds[name].get("dropped_duplicates"):
+                # reused files only carry their kept documents: keep what was dropped on record
+                dropped = old_seeds[name]["dropped_duplicates"]
+                report.duplicates.update({k: previous.manifest["duplicates"][k] for k in dropped
+                                          if k in previous.manifest.get("duplicates", {})})
             if dropped:
                 seed_entries[name]["dropped_duplicates"] = dropped
         faiss_index = vector_index.build_vector_index(vectors, config.index)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from embeddings import store
-from embeddings.build import scan_seeds
+from embeddings.build import chunking_identity, model_identity, scan_seeds
+from embeddings.encoder import Encoder
 from embeddings.config import Config
 from embeddings.errors import CasebotError
 
@@ -15,12 +16,11 @@ def check_index(config: Config) -> list[str]:
     except CasebotError as exc:
         return [str(exc)]
     problems += [f"index file {p}" for p in store.verify_files(path, manifest, hashes=True)]
-    if manifest.get("model", {}).get("name") != config.model.name:
-        problems.append(f"index built with model {manifest.get('model', {}).get('name')!r}, "
-                        f"config asks for {config.model.name!r}")
-    if manifest.get("chunking", {}).get("target_tokens") != config.chunking.target_tokens or \
-            manifest.get("chunking", {}).get("overlap_sentences") != config.chunking.overlap_sentences:
-        problems.append("index built with other chunking settings than the config's")
+    try:
+        encoder = Encoder(config.model.name, config.model.batch_size, config.model.device)  # no weights loaded
+        store.check_compatible(manifest, model_identity(config, encoder), chunking_identity(config, encoder))
+    except CasebotError as exc:
+        problems.append(str(exc))
     try:
         hashes = scan_seeds(config.paths.seeds)
     except CasebotError as exc:

@@ -70,12 +70,13 @@ class Engine:
         t0 = time.perf_counter()
         qvec = self.encoder.encode_query(question)
         t1 = time.perf_counter()
-        hits = hybrid_search(data, qvec, question, self.config.retrieval)
+        timings = {"embed": (t1 - t0) * 1e3}
+        hits = hybrid_search(data, qvec, question, self.config.retrieval, timings)
         t2 = time.perf_counter()
         answer = compose(question, data, hits, qvec, self.config.answer, self.config.retrieval.top_k)
         t3 = time.perf_counter()
-        answer.timings_ms = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3,
-                             "compose": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        timings.update(search=(t2 - t1) * 1e3, compose=(t3 - t2) * 1e3, total=(t3 - t0) * 1e3)
+        answer.timings_ms = timings
         return answer
 
     def reindex(self, full: bool = False, progress: bool = False) -> BuildReport:

@@ -6,6 +6,7 @@ reciprocal-rank fusion throws away (on a small corpus every RRF score is nearly 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,14 +24,22 @@ class Hit:
     lexical: float      # BM25 score (0 when the chunk shares no term with the question)
 
 
-def hybrid_search(data: IndexData, qvec: np.ndarray, question: str, settings: Retrieval) -> list[Hit]:
+def hybrid_search(data: IndexData, qvec: np.ndarray, question: str, settings: Retrieval,
+                  timings: dict | None = None) -> list[Hit]:
+    """Fused hits, best first; ``timings`` (if given) receives "vector" and "lexical" milliseconds."""
     n = len(data.chunks)
     if n == 0:
         return []
     depth = min(settings.candidates, n)
+    t0 = time.perf_counter()
     _, dense_ids = vector_index.search(data.faiss_index, qvec, depth)
     dense_ids = [int(i) for i in dense_ids[0] if i >= 0]
+    t1 = time.perf_counter()
     lex_ids, lex_scores = lexical.search_bm25(data.bm25, question, depth, n)
+    t2 = time.perf_counter()
+    if timings is not None:
+        timings["vector"] = (t1 - t0) * 1e3
+        timings["lexical"] = (t2 - t1) * 1e3
     lex = dict(zip(lex_ids.tolist(), lex_scores.tolist()))
     top_lex = max(lex.values(), default=0.0) or 1.0
     rows = np.array(sorted(set(dense_ids) | set(lex)), dtype=np.int64)

@@ -147,11 +147,7 @@ def _fsync_tree(folder: Path) -> None:
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
     for d in [folder, *[p for p in folder.rglob("*") if p.is_dir()]]:
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(d)
 
 
 def write_version(root: Path, data: IndexData, save_faiss, save_bm25) -> Path:
@@ -179,26 +175,34 @@ def write_version(root: Path, data: IndexData, save_faiss, save_bm25) -> Path:
     _fsync_tree(tmp)
     final = versions / version
     os.rename(tmp, final)
+    _fsync_dir(versions)  # the rename must be durable before ``current`` may point at it
     link_tmp = root / f".current-{os.getpid()}"
     if link_tmp.is_symlink() or link_tmp.exists():
         link_tmp.unlink()
     previous = current_path(root)
     os.symlink(os.path.join("versions", version), link_tmp)
     os.replace(link_tmp, root / "current")
-    fd = os.open(root, os.O_RDONLY)
+    _fsync_dir(root)
+    _collect_garbage(root, keep={version, previous.name if previous else ""})
+    return final
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _collect_garbage(versions, keep={version, previous.name if previous else ""})
-    return final
 
 
-def _collect_garbage(versions: Path, keep: set[str]) -> None:
-    """Keep the new version and the one before it (a running bot may still be reading it)."""
-    for child in versions.iterdir():
+def _collect_garbage(root: Path, keep: set[str]) -> None:
+    """Keep the new version and the one before it (a running bot may still be reading it);
+    remove older ones and what killed builds left behind."""
+    for child in (root / "versions").iterdir():
         if child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)
+    for link in root.glob(".current-*"):
+        link.unlink(missing_ok=True)
 
 
 def read_manifest(root: Path) -> tuple[Path, dict]:
