@@ -24,7 +24,7 @@ _RULES = [
     (re.compile(r"\bhow (?:much|large|big)\b.*\b(?:pay|paid|fine|cost|settle|worth|raise|raised)", re.I), "money"),
     (re.compile(r"\bhow long\b|\bfor how long\b", re.I), "duration"),
     (re.compile(r"\bhow (?:many|much|large|big)\b|\bwhat (?:number|percentage|amount)\b", re.I), "number"),
-    (re.compile(r"\bwhen\b|\bwhat (?:date|day|year|month)\b|\bwhich (?:date|day|year|month)\b", re.I), "date"),
+    (re.compile(r"^\W*when\b|\bwhen (?:did|was|were|is|are|will|does|do|has|had)\b|\b(?:what|which) (?:date|day|year|month)\b", re.I), "date"),
     (re.compile(r"\b(?:which|what) court\b|\bwhere\b.*\bfiled\b", re.I), "court"),
     (re.compile(r"\b(?:which|what) (?:law|act|statute|regulation)\b", re.I), "law"),
     # "Who is X?" asks for a description, not a name; "Who sued X?" asks for a name.
