@@ -218,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug, not a user error: one line, and the traceback on request
+        if os.environ.get("CASEBOT_DEBUG"):
+            raise
+        _err(f"internal error: {exc.__class__.__name__}: {exc} (set CASEBOT_DEBUG=1 for the traceback)")
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

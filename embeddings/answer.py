@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings import lexical
 from embeddings.answer_type import expected_type, has_type
 from embeddings.config import AnswerSettings
 from embeddings.results import Answer, Citation, Passage
@@ -50,8 +49,8 @@ class Scored:
 
 def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str) -> list[Scored]:
     """Blend of sentence and passage similarity, weighted term coverage, and answer-type fit."""
-    q_terms = set(lexical.tokenize([question])[0])
-    weights = lexical.idf_weights(data.bm25, sorted(q_terms)) if q_terms else {}
+    q_terms = set(data.bm25.tokenize([question])[0])
+    weights = data.bm25.idf(sorted(q_terms)) if q_terms else {}
     total = sum(weights.values())
     kind = expected_type(question)
     rows: list[tuple[int, Hit, int]] = []
@@ -65,13 +64,13 @@ def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question
         return []
     sids = np.array([r[0] for r in rows])
     cosines = data.sentence_vectors[sids] @ qvec
-    token_sets = lexical.tokenize([data.sentences[sid].text for sid in sids])
+    token_sets = data.bm25.tokenize([data.sentences[sid].text for sid in sids])
     context_sets = {}
     out = []
     for (sid, hit, rank), cosine, toks in zip(rows, cosines.tolist(), token_sets):
         if hit.row not in context_sets:
             head = data.chunks[hit.row].embed_text.split("\n", 1)[0] if "\n" in data.chunks[hit.row].embed_text else ""
-            context_sets[hit.row] = set(lexical.tokenize([head])[0]) if head else set()
+            context_sets[hit.row] = set(data.bm25.tokenize([head])[0]) if head else set()
         own = q_terms & set(toks)
         ctx = (q_terms & context_sets[hit.row]) - own
         coverage = (sum(weights[t] for t in own) + CONTEXT_SHARE * sum(weights[t] for t in ctx)) / total if total else 0.0

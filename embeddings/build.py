@@ -8,6 +8,7 @@ atomically (store.write_version), under a lock so two builds cannot interleave.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 import time
@@ -40,6 +41,29 @@ def chunking_identity(config: Config, encoder: Encoder) -> dict:
             "overlap_sentences": config.chunking.overlap_sentences,
             "lexical": lexical.TOKENIZER_ID,
             "max_seq_length": max_seq_length(encoder.path)}
+
+
+def onnx_dir(config: Config) -> Path | None:
+    """Where the query-time ONNX export of the configured model lives (beside the index versions)."""
+    if os.environ.get("CASEBOT_NO_ONNX"):
+        return None
+    slug = hashlib.sha256(config.model.name.encode()).hexdigest()[:12]
+    return config.paths.index / "encoders" / slug
+
+
+def ensure_onnx_export(config: Config, encoder: Encoder, log) -> None:
+    """Export the model for fast queries once per model; a model that can't be exported stays on torch."""
+    folder = onnx_dir(config)
+    if folder is None:
+        return
+    from embeddings.onnx_encoder import export_onnx, onnx_export_present
+
+    if onnx_export_present(folder):
+        return
+    try:
+        export_onnx(encoder.path, folder)
+    except Exception as exc:  # the export is an optimization: never fail a build over it
+        log(f"note: no ONNX export for {config.model.name} ({str(exc)[:120]}); queries will use torch")
 
 
 def scan_seeds(seeds: Path) -> dict[str, str]:
@@ -225,8 +249,9 @@ def build_index(
             "duplicates": report.duplicates,
         }
         data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors,
-                               faiss_index, lexical.build_bm25([c.embed_text for c in chunks]))
-        store.write_version(config.paths.index, data, vector_index.save_vector_index, lexical.save_bm25)
+                               faiss_index, [c.embed_text for c in chunks])
+        store.write_version(config.paths.index, data, vector_index.save_vector_index, lexical.build_bm25)
+        ensure_onnx_export(config, encoder, log)
     report.seconds = time.perf_counter() - started
     return report
 

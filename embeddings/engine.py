@@ -9,11 +9,11 @@ from typing import Callable
 
 from embeddings import lexical, store, vector_index
 from embeddings.answer import compose
-from embeddings.build import build_index, chunking_identity, model_identity
+from embeddings.build import build_index, chunking_identity, model_identity, onnx_dir
 from embeddings.config import Config
 from embeddings.documents import Document
 from embeddings.encoder import Encoder
-from embeddings.errors import EmptyQuestion, IndexMissing
+from embeddings.errors import CasebotError, EmptyQuestion, IndexMissing
 from embeddings.results import Answer, BuildReport
 from embeddings.search import hybrid_search
 
@@ -29,7 +29,8 @@ class Engine:
 
     def __init__(self, config: Config, encoder: Encoder, data: store.IndexData, log: Callable[[str], None]):
         self.config = config
-        self.encoder = encoder
+        self.encoder = encoder  # builds; its torch model loads only when a build embeds something
+        self.query_encoder = query_encoder(config, encoder)
         self._data = data
         self._log = log
         self._build_lock = threading.Lock()
@@ -68,7 +69,7 @@ class Engine:
         question = question[:MAX_QUESTION_CHARS]
         data = self._data  # one consistent version for the whole answer, even if a swap happens now
         t0 = time.perf_counter()
-        qvec = self.encoder.encode_query(question)
+        qvec = self.query_encoder.encode_query(question)
         t1 = time.perf_counter()
         timings = {"embed": (t1 - t0) * 1e3}
         hits = hybrid_search(data, qvec, question, self.config.retrieval, timings)
@@ -92,6 +93,21 @@ class Engine:
             return False
         self._data = load_index(self.config, self.encoder)
         return True
+
+
+def query_encoder(config: Config, encoder: Encoder):
+    """The ONNX export made at build time when there is one (no torch import: fast cold start),
+    else the sentence-transformers model itself. Both give the same vectors (tests/test_onnx_encoder.py)."""
+    folder = onnx_dir(config)
+    if folder is not None:
+        from embeddings.onnx_encoder import OnnxQueryEncoder, onnx_export_present
+
+        if onnx_export_present(folder):
+            try:
+                return OnnxQueryEncoder(folder)
+            except CasebotError:
+                pass
+    return encoder
 
 
 def load_index(config: Config, encoder: Encoder) -> store.IndexData:

@@ -1,22 +1,25 @@
-"""BM25 over the chunks (bm25s), so names and figures are found as reliably as paraphrases."""
+"""BM25 over the chunks, so names and figures are found as reliably as paraphrases.
+
+bm25s builds the index (its eager BM25 scores in CSC arrays, saved as .npy without pickle). The
+query side reads those arrays with numpy and sums the query tokens' columns, which is all bm25s's
+own retrieval does for BM25 (lucene); that keeps scipy, which bm25s imports, off a one-off
+``casebot ask``. The tokenizer (lower case, word tokens, stopwords, Snowball stems) is ours so that
+index and queries tokenize identically, and its stopword list is saved with the index.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep one-character tokens: "5 years", "$1"
-TOKENIZER_ID = "bm25s-en-plus-snowball/1"  # recorded in the manifest: change it when tokenizing changes
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> list[str]:
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    return list(STOPWORDS_EN_PLUS)
+TOKEN_RE = re.compile(r"(?u)\b\w+\b")  # keeps one-character tokens: "5 years", "$1"
+TOKENIZER_ID = "words-en-plus-snowball/2"  # recorded in the manifest: change it when tokenizing changes
+STOPWORDS_FILE = "stopwords.json"
 
 
 @lru_cache(maxsize=1)
@@ -26,59 +29,83 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: list[str]):
+def default_stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return sorted(STOPWORDS_EN_PLUS)
+
+
+def tokenize_with(texts: list[str], stopwords: frozenset[str]) -> list[list[str]]:
+    stem = _stemmer().stemWords
+    return [stem([w for w in TOKEN_RE.findall(t.lower()) if w not in stopwords]) for t in texts]
+
+
+@dataclass
+class LexicalIndex:
+    data: np.ndarray       # BM25 score of each (token, chunk) pair, CSC by token
+    indices: np.ndarray    # chunk row of each score
+    indptr: np.ndarray     # column starts per token id
+    vocab: dict[str, int]
+    num_docs: int
+    stopwords: frozenset[str]
+
+    def tokenize(self, texts: list[str]) -> list[list[str]]:
+        return tokenize_with(texts, self.stopwords)
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of the top-k chunks with a positive BM25 score, best first."""
+        ids = [self.vocab[t] for t in self.tokenize([query])[0] if t in self.vocab]
+        if not ids or self.num_docs == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = np.zeros(self.num_docs, dtype=np.float32)
+        for j in ids:
+            start, end = self.indptr[j], self.indptr[j + 1]
+            scores[self.indices[start:end]] += self.data[start:end]
+        k = min(k, int(np.count_nonzero(scores)))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top.astype(np.int64), scores[top]
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each token.
+
+        A token no chunk contains gets the highest weight: a question about something the documents
+        never mention must not look answered because its other words are common."""
+        out = {}
+        for tok in tokens:
+            j = self.vocab.get(tok)
+            df = 0 if j is None else int(self.indptr[j + 1] - self.indptr[j])
+            out[tok] = float(np.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5)))
+        return out
+
+
+def build_bm25(texts: list[str], folder: Path) -> LexicalIndex:
+    """Index the texts with bm25s and save them (bm25s arrays + our stopword list) in ``folder``."""
     import bm25s
 
-    return bm25s.tokenize(
-        texts, stopwords=_stopwords(), stemmer=_stemmer(), token_pattern=TOKEN_PATTERN,
-        return_ids=False, show_progress=False,
-    )
-
-
-def build_bm25(texts: list[str]):
-    import bm25s
-
+    stopwords = default_stopwords()
     retriever = bm25s.BM25()
-    if texts:
-        retriever.index(tokenize(texts), show_progress=False)
-    return retriever
-
-
-def save_bm25(retriever, folder: Path) -> None:
+    retriever.index(tokenize_with(texts, frozenset(stopwords)), show_progress=False)
+    folder.mkdir(parents=True, exist_ok=True)
     retriever.save(str(folder), show_progress=False)
+    (folder / STOPWORDS_FILE).write_text(json.dumps(stopwords), encoding="utf-8")
+    return load_bm25(folder)
 
 
-def load_bm25(folder: Path):
-    import bm25s
+def load_bm25(folder: Path) -> LexicalIndex:
+    params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+    vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+    vocab.pop("", None)  # bm25s's placeholder for the empty token: it has no column
+    stopwords = frozenset(json.loads((folder / STOPWORDS_FILE).read_text(encoding="utf-8")))
+    if params.get("method", "lucene") not in {"lucene", "robertson", "atire"}:
+        raise ValueError(f"BM25 variant {params.get('method')} needs scores this reader does not sum")
 
-    logging.getLogger("bm25s").setLevel(logging.ERROR)
-    return bm25s.BM25.load(str(folder), show_progress=False)
+    def arr(name):
+        return np.load(folder / f"{name}.csc.index.npy", allow_pickle=False)
 
-
-def search_bm25(retriever, query: str, k: int, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, scores) of the top-k chunks with a positive BM25 score, best first."""
-    if n_docs == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    tokens = tokenize([query])
-    if not tokens[0]:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    ids, scores = retriever.retrieve(tokens, k=min(k, n_docs), show_progress=False, n_threads=1)
-    ids, scores = ids[0], scores[0]
-    keep = scores > 0
-    return ids[keep].astype(np.int64), scores[keep].astype(np.float32)
-
-
-def idf_weights(retriever, tokens: list[str]) -> dict[str, float]:
-    """BM25's inverse document frequency of each token.
-
-    A token no chunk contains gets the highest weight: a question about something the documents
-    never mention must not look answered because its other words are common."""
-    vocab = retriever.vocab_dict
-    indptr = retriever.scores["indptr"]
-    n = retriever.scores.get("num_docs") or 1
-    out = {}
-    for tok in tokens:
-        j = vocab.get(tok)
-        df = 0 if j is None else int(indptr[j + 1] - indptr[j])
-        out[tok] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
-    return out
+    index = LexicalIndex(arr("data"), arr("indices"), arr("indptr"), vocab, int(params["num_docs"]), stopwords)
+    if len(index.indptr) != len(vocab) + 1 or len(index.data) != len(index.indices):
+        raise ValueError("BM25 arrays disagree with their vocabulary")
+    return index

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings import lexical, vector_index
+from embeddings import vector_index
 from embeddings.config import Retrieval
 from embeddings.store import IndexData
 
@@ -35,7 +35,7 @@ def hybrid_search(data: IndexData, qvec: np.ndarray, question: str, settings: Re
     _, dense_ids = vector_index.search(data.faiss_index, qvec, depth)
     dense_ids = [int(i) for i in dense_ids[0] if i >= 0]
     t1 = time.perf_counter()
-    lex_ids, lex_scores = lexical.search_bm25(data.bm25, question, depth, n)
+    lex_ids, lex_scores = data.bm25.search(question, depth)
     t2 = time.perf_counter()
     if timings is not None:
         timings["vector"] = (t1 - t0) * 1e3

@@ -218,7 +218,7 @@ def test_current_swaps_to_each_new_version_and_a_running_engine_keeps_its_own(wo
     v2 = build_index(work.config, work.enc, log=quiet).version
     assert os.readlink(work.index / "current") == os.path.join("versions", v2)  # relative: the folder can move
     assert sorted(p.name for p in versions.iterdir()) == sorted([v1, v2])  # v1 kept for running readers
-    assert [p.name for p in work.index.iterdir() if p.name not in {"current", "versions", ".lock"}] == []
+    assert [p.name for p in work.index.iterdir() if p.name not in {"current", "versions", ".lock", "encoders"}] == []
 
     # The engine opened before the rebuild still holds v1, which has no stadium article.
     assert engine.index_version == v1 and "stadium" not in engine.data.documents
