@@ -34,6 +34,8 @@ class Engine:
         self._data = data
         self._log = log
         self._build_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._bad_version: str | None = None
 
     @classmethod
     def open(cls, config: Config, encoder: Encoder | None = None, build_if_missing: bool = True,
@@ -67,6 +69,7 @@ class Engine:
         if not question:
             raise EmptyQuestion("the question is empty")
         question = question[:MAX_QUESTION_CHARS]
+        self._follow_current()
         data = self._data  # one consistent version for the whole answer, even if a swap happens now
         t0 = time.perf_counter()
         qvec = self.query_encoder.encode_query(question)
@@ -86,6 +89,25 @@ class Engine:
             report = build_index(self.config, self.encoder, full=full, log=self._log, progress=progress)
             self._data = load_index(self.config, self.encoder)
             return report
+
+    def _follow_current(self) -> None:
+        """Serve the version ``current`` points to, when another process (``casebot index``) built it.
+
+        One readlink per question; the reload happens in one thread while the others keep answering
+        from the old version, and a version that fails to load is not retried."""
+        version = store.current_version(self.config.paths.index)
+        if version in (None, self._data.version, self._bad_version):
+            return
+        if not self._reload_lock.acquire(blocking=False):
+            return
+        try:
+            self._data = load_index(self.config, self.encoder)
+            self._log(f"now serving index {self._data.version}")
+        except CasebotError as exc:
+            self._bad_version = version
+            self._log(f"index {version} not loaded ({exc}); still serving {self._data.version}")
+        finally:
+            self._reload_lock.release()
 
     def refresh(self) -> bool:
         """Pick up a version another process built; True if the loaded index changed."""

@@ -239,3 +239,18 @@ def test_current_swaps_to_each_new_version_and_a_running_engine_keeps_its_own(wo
     answer = engine.ask(Q_STADIUM)
     assert answer.answered and cited(answer) == {"stadium"} and answer.index_version == v3
     assert engine.refresh() is False
+
+
+def test_a_running_engine_follows_an_index_built_by_another_process(make_engine, seeds_copy, make_config, shared_encoder):
+    """`casebot index` run beside a live bot: the bot's next question is answered from the new version."""
+    from embeddings.build import build_index
+
+    engine = make_engine(seeds_copy)
+    old = engine.index_version
+    (seeds_copy / "009_hearing.md").write_text(
+        "---\ntitle: Hearing set in the Zorblatt biometric case\noutlet: Test Wire\npublished: 2023-01-05\n---\n"
+        "Judge Amelia Zorblatt set the fairness hearing in the biometric privacy case for April 4, 2023.\n")
+    build_index(engine.config, shared_encoder, log=lambda _: None)  # as another process would
+    answer = engine.ask("When is the fairness hearing Judge Zorblatt set?")
+    assert engine.index_version != old
+    assert answer.answered and answer.citations[0].doc_id == "009_hearing"
