@@ -54,6 +54,10 @@ class IndexSettings:
     hnsw_m: int
     hnsw_ef_construction: int
     hnsw_ef_search: int
+    ann: str = "ivf"
+    ivf_nlist: int = 0
+    ivf_nprobe: int = 64
+    ivf_train_per_list: int = 64
 
 
 @dataclass(frozen=True)
