@@ -22,7 +22,7 @@ from embeddings.store import IndexData
 SENTENCE_POOL = 8          # passages whose sentences compete for the answer
 TERM_WEIGHT = 0.35         # weight of question-term coverage next to cosine similarity
 RANK_WEIGHT = 0.05         # small preference for sentences in higher-ranked passages
-SENTENCE_SHARE = 0.6       # sentence cosine vs. the fused score of the passage around it (context)
+SENTENCE_SHARE = 0.4       # sentence cosine vs. the fused score of the passage around it (context)
 CONTEXT_SHARE = 0.5        # a question term found only in the passage's outlet/date/title counts half
 TYPE_BONUS = 0.15          # the sentence holds the kind of words the question asks for
 RUNNER_UP_MARGIN = 0.15    # a further sentence is quoted only if it scores this close to the best

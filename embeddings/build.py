@@ -23,7 +23,7 @@ from embeddings.config import Config
 from embeddings.documents import Document
 from embeddings.encoder import Encoder, load_tokenizer, max_seq_length
 from embeddings.errors import CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, SeedParseError, SeedsNotFound
-from embeddings.parsers import is_seed, parse_file, sidecar_path
+from embeddings.parsers import PARSER_VERSION, is_seed, parse_file, sidecar_path
 from embeddings.results import BuildReport
 
 
@@ -40,6 +40,7 @@ def chunking_identity(config: Config, encoder: Encoder) -> dict:
     return {"chunker": store.CHUNKER, "target_tokens": config.chunking.target_tokens,
             "overlap_sentences": config.chunking.overlap_sentences,
             "lexical": lexical.TOKENIZER_ID,
+            "parsers": PARSER_VERSION,
             "max_seq_length": max_seq_length(encoder.path)}
 
 

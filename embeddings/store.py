@@ -230,11 +230,12 @@ def check_compatible(manifest: dict, model: dict, chunking: dict) -> None:
             f"but the configuration asks for {model['name']!r} ({model['dimension']} dims); "
             "run `casebot index --full` to rebuild it"
         )
-    if manifest.get("chunking") != chunking:
-        raise IndexMismatch(
-            f"the index was built with chunking {manifest.get('chunking')} but the configuration asks for "
-            f"{chunking}; run `casebot index --full` to rebuild it"
-        )
+    built = manifest.get("chunking") or {}
+    if built != chunking:
+        diff = ", ".join(f"{k} {built.get(k)!r} (now {chunking.get(k)!r})"
+                         for k in sorted(set(built) | set(chunking)) if built.get(k) != chunking.get(k))
+        raise IndexMismatch(f"the index was built with other text processing: {diff}; "
+                            "run `casebot index --full` to rebuild it")
 
 
 def verify_files(path: Path, manifest: dict, hashes: bool | None = None) -> list[str]:

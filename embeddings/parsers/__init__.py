@@ -8,6 +8,9 @@ from embeddings.documents import Document
 from embeddings.errors import SeedParseError
 from embeddings.parsers.readtext import read_text
 
+# Recorded in the index manifest: bump it when parsing changes what text a seed yields, so that an
+# index built by older parsing code is rebuilt rather than silently reused.
+PARSER_VERSION = 2
 SEED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 
 

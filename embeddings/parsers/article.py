@@ -20,7 +20,6 @@ _TRAILER = [
 _DROP = [
     r"fb pixel",
     r"photo:\s.*",                                   # "Photo: AC RT/Flickr"
-    r".*\((ap|afp|reuters|getty images|epa)( photo)?\s*/[^)]*\)",  # caption with a photo credit
     r"(photo|image|credit)s?\s*(credit)?\s*:.*",
     r"read (also|more)\b.*",
     r"to go further\s*:.*",
@@ -35,6 +34,9 @@ _DROP = [
 _TRAILER_RE = re.compile(r"^\s*(?:" + "|".join(_TRAILER) + r")\s*:?\s*$", re.IGNORECASE)
 _DROP_RE = re.compile(r"^\s*(?:" + "|".join(_DROP) + r")\s*$", re.IGNORECASE)
 _HASHTAGS_RE = re.compile(r"^\s*(#\w[\w-]*\s*){2,}$")
+# A photo credit at the end of a caption: the caption is kept (it names people and facts), the
+# credit is cut off. What remains is a prefix of the line, so quotes of it stay verbatim.
+_CREDIT_RE = re.compile(r"\s*\((?:AP|AFP|Reuters|Getty Images|EPA|Bloomberg)(?: Photo)?\s*/[^)]*\)\s*$", re.IGNORECASE)
 
 
 def is_boilerplate(line: str) -> bool:
@@ -51,6 +53,7 @@ def clean_article(text: str) -> tuple[str, str]:
     kept: list[str] = []
     title = ""
     for line in lines:
+        line = _CREDIT_RE.sub("", line)
         if not line:
             continue
         if _TRAILER_RE.match(line):
