@@ -29,6 +29,7 @@ RUNNER_UP_MARGIN = 0.15    # a further sentence is quoted only if it scores this
 TYPE_SEARCH_DEPTH = 6      # how far down the ranking to look for a sentence of the asked-for kind
 TYPE_MARGIN = 0.25
 TITLE_MARGIN = 0.05        # a headline beside better sentences adds little: quote it only if nearly best
+CONFLICT_MIN_COSINE = 0.2  # a sentence with a differing figure must still be about the question
 MIN_QUOTE_WORDS = 4        # fragments shorter than this are not worth quoting on their own
 DECLINE_TEXT = "The documents I have don't cover this question."
 
@@ -113,26 +114,59 @@ def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> tu
         if any(_near_duplicate(text, data.sentences[p.sid].text) for p in picked):
             continue
         picked.append(s)
-    # Sources that disagree on a figure: show both (the reader sees each with its date).
-    scales = _figure_scale(best_text)
-    if scales:
-        for s in scored[1:SENTENCE_POOL * 3]:
-            doc = data.sentences[s.sid].doc_key
-            text = data.sentences[s.sid].text
-            if doc == best_doc or s in picked or s.score < best.score - 0.3:
-                continue
-            if _figure_scale(text) & scales and _figures(text) != _figures(best_text):
-                if len(picked) >= settings.max_sentences:
-                    picked[-1] = s
-                else:
-                    picked.append(s)
-                note = "Sources give different figures; compare their dates."
-                break
     return picked, note
 
 
 def _figures(text: str) -> set[str]:
     return {m.strip().lower() for m in _FIGURE.findall(text) if any(ch.isdigit() for ch in m)}
+
+
+def _scaled_figures(text: str) -> dict[str, set[str]]:
+    """{"billion": {"20 billion"}, ...}: the figures of a sentence that carry a scale word."""
+    out: dict[str, set[str]] = {}
+    for m in _FIGURE.finditer(text):
+        scale = _SCALE.search(m.group(0))
+        if scale and any(ch.isdigit() for ch in m.group(0)):
+            out.setdefault(scale.group(1).lower(), set()).add(" ".join(m.group(0).split()))
+    return out
+
+
+def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str,
+                        picked: list[Scored]) -> tuple[Scored, str] | None:
+    """Another source giving a different figure of the same scale for what the answer quotes
+    (20 billion photos in one article, 3 billion people in another): (its sentence, a note)."""
+    best = picked[0]
+    best_text = data.sentences[best.sid].text
+    best_figures = _scaled_figures(best_text)
+    if not best_figures:
+        return None
+    q_terms = set(data.bm25.tokenize([question])[0])
+    picked_docs = {data.sentences[p.sid].doc_key for p in picked}
+    found: Scored | None = None
+    for rank, hit in enumerate(hits):
+        for sid in data.chunks[hit.row].sentence_ids:
+            sentence = data.sentences[sid]
+            if sentence.doc_key in picked_docs:
+                continue
+            figures = _scaled_figures(sentence.text)
+            shared = [k for k in figures if k in best_figures and figures[k] != best_figures[k]]
+            if not shared or not q_terms & set(data.bm25.tokenize([sentence.text])[0]):
+                continue
+            cosine = float(data.sentence_vectors[sid] @ qvec)
+            if cosine >= CONFLICT_MIN_COSINE and (found is None or cosine > found.cosine):
+                found = Scored(sid, hit.row, rank, cosine, 0.0, cosine, cosine)
+    if found is None:
+        return None
+    scale = next(k for k in _scaled_figures(data.sentences[found.sid].text) if k in best_figures)
+    return found, (f"Sources give different figures: {_source_figure(data, best.sid, best_figures[scale])} and "
+                   f"{_source_figure(data, found.sid, _scaled_figures(data.sentences[found.sid].text)[scale])}. "
+                   "Check their dates.")
+
+
+def _source_figure(data: IndexData, sid: int, figures: set[str]) -> str:
+    doc = data.documents[data.sentences[sid].doc_key]
+    where = ", ".join(p for p in (doc.outlet, doc.published) if p) or f"{doc.doc_id}, undated"
+    return f"{' / '.join(sorted(figures))} ({where})"
 
 
 def _near_duplicate(candidate: str, kept: str) -> bool:
@@ -169,6 +203,11 @@ def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version)
     picked, note = _pick(data, scored, settings)
     picked = _ensure_type(data, question, scored, picked, settings)
+    if picked is not None:
+        conflict = _conflicting_figure(data, hits, qvec, question, picked)
+        if conflict:
+            picked = picked[: settings.max_sentences - 1] + [conflict[0]]
+            note = conflict[1]
     if picked is None:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
                       note="The passages found do not hold the kind of answer asked for (a date, a figure, a name...).")

@@ -89,3 +89,18 @@ def test_json_contract_fields(repo_engine):
     assert set(out["passages"][0]) == {"rank", "score", "doc_id", "chunk_id", "text"}
     assert set(out["timings_ms"]) >= {"embed", "search", "total"}
     assert out["index_version"] == repo_engine.index_version
+
+
+def test_sources_that_disagree_on_a_figure_are_both_shown_with_their_dates(repo_engine):
+    answer = repo_engine.ask("How big is Clearview's photo database?")
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "20 billion photos" in quotes and "3 billion people" in quotes
+    fresno = next(c for c in answer.citations if "3 billion" in c.quote)
+    assert (fresno.outlet, fresno.published) == ("The Fresno Bee", "2021-03-11")
+    assert answer.note and "20 billion" in answer.note and "3 billion" in answer.note and "2021-03-11" in answer.note
+    assert citation_problems(answer.to_json(), seed_texts(REPO_SEEDS)) == []
+
+
+def test_a_single_source_figure_gets_no_disagreement_note(repo_engine):
+    answer = repo_engine.ask("How much did Facebook agree to pay over facial recognition in Illinois?")
+    assert answer.note is None and len(answer.citations) == 1
