@@ -140,6 +140,10 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
     best_figures = _scaled_figures(best_text)
     if not best_figures:
         return None
+    # Only the same subject counts: a figure about another company or case is no disagreement.
+    names = _names(question)
+    if not names:
+        return None
     q_terms = set(data.bm25.tokenize([question])[0])
     picked_docs = {data.sentences[p.sid].doc_key for p in picked}
     found: Scored | None = None
@@ -152,6 +156,8 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
             shared = [k for k in figures if k in best_figures and figures[k] != best_figures[k]]
             if not shared or not q_terms & set(data.bm25.tokenize([sentence.text])[0]):
                 continue
+            if not any(n in sentence.text.lower() for n in names):
+                continue
             cosine = float(data.sentence_vectors[sid] @ qvec)
             if cosine >= CONFLICT_MIN_COSINE and (found is None or cosine > found.cosine):
                 found = Scored(sid, hit.row, rank, cosine, 0.0, cosine, cosine)
@@ -161,6 +167,12 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
     return found, (f"Sources give different figures: {_source_figure(data, best.sid, best_figures[scale])} and "
                    f"{_source_figure(data, found.sid, _scaled_figures(data.sentences[found.sid].text)[scale])}. "
                    "Check their dates.")
+
+
+def _names(question: str) -> set[str]:
+    """Capitalized words of the question past its first word ("Clearview", "Granite"), lower-cased."""
+    words = re.findall(r"\b[A-Z][\w-]+", question)[1:] if question[:1].isupper() else re.findall(r"\b[A-Z][\w-]+", question)
+    return {w.lower().removesuffix("'s") for w in words}
 
 
 def _source_figure(data: IndexData, sid: int, figures: set[str]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from embeddings import lexical, store, vector_index
 from embeddings.chunking import TokenCounter, chunk_document
 from embeddings.config import Config
+from embeddings.dedupe import DuplicateFinder
 from embeddings.documents import Document
 from embeddings.encoder import Encoder, load_tokenizer, max_seq_length
 from embeddings.errors import CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, SeedParseError, SeedsNotFound
@@ -85,10 +85,6 @@ def scan_seeds(seeds: Path) -> dict[str, str]:
     return out
 
 
-def _fingerprint(text: str) -> str:
-    return hashlib.sha256(re.sub(r"\s+", " ", text).strip().lower().encode()).hexdigest()
-
-
 def _previous(config: Config, encoder: Encoder, full: bool, log) -> store.IndexData | None:
     if full:
         return None
@@ -149,7 +145,7 @@ def build_index(
                 per_file[name] = []
 
         documents: dict[str, Document] = {}
-        seen: dict[str, str] = {}
+        duplicates = DuplicateFinder()
         owner: dict[str, str] = {}
         for name, docs in per_file.items():
             clash = next((owner[d.doc_id] for d in docs if owner.get(d.doc_id, name) != name), None)
@@ -160,11 +156,10 @@ def build_index(
                 continue
             for doc in docs:
                 owner[doc.doc_id] = name
-                fp = _fingerprint(doc.text)
-                if fp in seen:
-                    report.duplicates[doc.key] = seen[fp]
+                kept = duplicates.add(doc.key, doc.text)
+                if kept:
+                    report.duplicates[doc.key] = kept
                     continue
-                seen[fp] = doc.key
                 documents[doc.key] = doc
         if not documents:
             raise CasebotError(f"no document in {seeds} could be indexed; the previous index (if any) is kept")
