@@ -110,3 +110,49 @@ def test_error_paths_end_in_one_line_and_nonzero_exit(built, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("this is = = not toml")
     assert_clean_error(run("--config", bad, "ask", "x"), "not valid TOML")
+
+
+def _read_until(fd: int, marker: bytes, deadline: float) -> bytes:
+    import select
+    import time
+
+    out = b""
+    while marker not in out:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"timed out waiting for {marker!r}; got {out[-500:]!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def test_interactive_mode_on_a_terminal_answers_until_ctrl_d(built, tmp_path):
+    import pty
+    import time
+
+    seeds, index = built
+    history = tmp_path / "history"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
+    env["CASEBOT_HISTORY"] = str(history)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: casebot on a real terminal, no question given
+        os.execve(str(CASEBOT), [str(CASEBOT), "--seeds", str(seeds), "--index", str(index), "ask"], env)
+    deadline = time.monotonic() + 120
+    try:
+        _read_until(fd, b"casebot> ", deadline)
+        os.write(fd, b"Who is Clearview's lawyer quoted by BuzzFeed?\n")
+        reply = _read_until(fd, b"casebot> ", deadline).decode("utf-8", "replace")
+        assert "Wolosky" in reply and "[1]" in reply and "Sources:" in reply
+        os.write(fd, b"\x04")  # Ctrl-D leaves
+        _read_until(fd, b"\n", deadline)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "Wolosky" not in history.read_text() and "BuzzFeed" in history.read_text()  # the question is kept
