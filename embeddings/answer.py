@@ -101,8 +101,6 @@ def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> tu
     best = scored[0]
     picked = [best]
     note = None
-    best_doc = data.sentences[best.sid].doc_key
-    best_text = data.sentences[best.sid].text
     for s in scored[1:]:
         if len(picked) >= settings.max_sentences:
             break

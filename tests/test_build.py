@@ -21,6 +21,7 @@ from embeddings.check import check_index
 from embeddings.config import load_config
 from embeddings.engine import Engine, load_index
 from embeddings.errors import CasebotError, SeedsNotFound
+from tests.corpus import cited, quiet, write_article
 
 KIOSK = (
     "Kiosk maker fined for storing shoppers faces\n\n"
@@ -58,23 +59,6 @@ Q_STADIUM = "How many face prints did the Granite Falls Stadium owner agree to d
 Q_GALLERY = "Who sued the Copperline Art Gallery after being turned away at the door?"
 
 
-def quiet(_line: str) -> None:
-    pass
-
-
-def write_article(folder: Path, name: str, title: str, body: str, outlet: str = "Lakeshore Ledger",
-                  published: str = "2023-04-12") -> Path:
-    """A small Markdown seed with YAML front matter, the way a curator saves an article."""
-    path = folder / name
-    slug = path.stem
-    path.write_text(
-        f'---\ntitle: "{title}"\noutlet: {outlet}\npublished: {published}\n'
-        f"url: https://news.example.com/{slug}\n---\n\n{body}\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 def texts_of(data: store.IndexData, seed_name: str) -> int:
     """Chunks plus (unique) sentences the index holds for the documents of one seed file."""
     keys = {k for k, d in data.documents.items() if d.source_file == seed_name}
@@ -93,10 +77,6 @@ def assert_passages_belong_to_their_documents(data: store.IndexData) -> None:
 
 def by_chunk_id(data: store.IndexData) -> dict[str, tuple[str, np.ndarray]]:
     return {c.chunk_id: (data.chunk_text(i), data.vectors[i]) for i, c in enumerate(data.chunks)}
-
-
-def cited(answer) -> set[str]:
-    return {c.doc_id for c in answer.citations}
 
 
 def passage_docs(answer) -> set[str]:

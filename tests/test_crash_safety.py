@@ -16,7 +16,6 @@ at a point the child has reported.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,9 +28,10 @@ import pytest
 from embeddings import store
 from embeddings.build import build_index
 from embeddings.check import check_index
-from embeddings.config import PROJECT_ROOT, load_config
+from embeddings.config import PROJECT_ROOT
 from embeddings.engine import Engine, load_index
 from embeddings.errors import IndexLocked
+from tests.corpus import copy_index, quiet, small_index
 
 VENV_BIN = Path(sys.executable).parent
 CHILD_TIMEOUT = 120  # seconds: only a safety net if a child never reaches its stopping point
@@ -98,32 +98,17 @@ print("FINISHED", flush=True)
 '''
 
 
-def quiet(_line: str) -> None:
-    pass
-
-
-def write_article(folder: Path, name: str, title: str, body: str) -> None:
-    (folder / name).write_text(f'---\ntitle: "{title}"\noutlet: Lakeshore Ledger\npublished: 2023-04-12\n'
-                               f"url: https://news.example.com/{Path(name).stem}\n---\n\n{body}\n", encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, shared_encoder):
-    root = tmp_path_factory.mktemp("crash-base")
-    seeds = root / "seeds"
-    seeds.mkdir()
-    write_article(seeds, "harbor.md", "Harborview Mall settles face-scanning lawsuit", HARBOR)
-    write_article(seeds, "transit.md", "Riverton transit agency pauses facial recognition pilot", TRANSIT)
-    config = load_config(env={}, paths__seeds=str(seeds), paths__index=str(root / "index"),
-                         paths__feedback=str(root / "feedback.jsonl"))
-    report = build_index(config, shared_encoder, log=quiet)
-    return SimpleNamespace(seeds=seeds, index=root / "index", version=report.version)
+    return small_index(tmp_path_factory.mktemp("crash-base"), {
+        "harbor.md": ("Harborview Mall settles face-scanning lawsuit", HARBOR),
+        "transit.md": ("Riverton transit agency pauses facial recognition pilot", TRANSIT),
+    }, shared_encoder)
 
 
 @pytest.fixture
 def work(base, tmp_path, make_config, shared_encoder):
-    seeds = Path(shutil.copytree(base.seeds, tmp_path / "seeds"))
-    index = Path(shutil.copytree(base.index, tmp_path / "index", symlinks=True))
+    seeds, index = copy_index(base, tmp_path)
     return SimpleNamespace(seeds=seeds, index=index, config=make_config(seeds, index), enc=shared_encoder,
                            version=base.version, tmp=tmp_path)
 

@@ -18,9 +18,9 @@ import pytest
 from embeddings import store
 from embeddings.build import build_index
 from embeddings.check import check_index
-from embeddings.config import load_config
 from embeddings.engine import Engine, load_index
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
+from tests.corpus import cited, copy_index, quiet, small_index, write_article
 
 HARBOR = (
     "Harborview Mall agreed to pay $3.2 million to settle a class action over its hidden face-scanning "
@@ -40,38 +40,17 @@ Q_HARBOR = "How much did Harborview Mall pay to settle the face-scanning lawsuit
 Q_STADIUM = "How many face prints did the Granite Falls Stadium owner agree to destroy?"
 
 
-def quiet(_line: str) -> None:
-    pass
-
-
-def write_article(folder: Path, name: str, title: str, body: str) -> Path:
-    path = folder / name
-    path.write_text(f'---\ntitle: "{title}"\noutlet: Lakeshore Ledger\npublished: 2023-04-12\n'
-                    f"url: https://news.example.com/{path.stem}\n---\n\n{body}\n", encoding="utf-8")
-    return path
-
-
-def cited(answer) -> set[str]:
-    return {c.doc_id for c in answer.citations}
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, shared_encoder):
-    root = tmp_path_factory.mktemp("store-base")
-    seeds = root / "seeds"
-    seeds.mkdir()
-    write_article(seeds, "harbor.md", "Harborview Mall settles face-scanning lawsuit", HARBOR)
-    write_article(seeds, "transit.md", "Riverton transit agency pauses facial recognition pilot", TRANSIT)
-    config = load_config(env={}, paths__seeds=str(seeds), paths__index=str(root / "index"),
-                         paths__feedback=str(root / "feedback.jsonl"))
-    report = build_index(config, shared_encoder, log=quiet)
-    return SimpleNamespace(seeds=seeds, index=root / "index", report=report)
+    return small_index(tmp_path_factory.mktemp("store-base"), {
+        "harbor.md": ("Harborview Mall settles face-scanning lawsuit", HARBOR),
+        "transit.md": ("Riverton transit agency pauses facial recognition pilot", TRANSIT),
+    }, shared_encoder)
 
 
 @pytest.fixture
 def work(base, tmp_path, make_config, shared_encoder):
-    seeds = Path(shutil.copytree(base.seeds, tmp_path / "seeds"))
-    index = Path(shutil.copytree(base.index, tmp_path / "index", symlinks=True))
+    seeds, index = copy_index(base, tmp_path)
     config = make_config(seeds, index)
     version_dir = index / "versions" / base.report.version
     assert store.current_path(index) == version_dir
