@@ -92,15 +92,10 @@ def _is_title(data: IndexData, s: Scored) -> bool:
     return sentence.text == " ".join(data.documents[sentence.doc_key].title.split())
 
 
-def _figure_scale(text: str) -> set[str]:
-    return {m.lower() for m in _SCALE.findall(text)}
-
-
-def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> tuple[list[Scored], str | None]:
-    """The best sentence, plus close runners-up; a differing figure from another source is kept."""
+def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> list[Scored]:
+    """The best sentence, plus close runners-up that add something."""
     best = scored[0]
     picked = [best]
-    note = None
     for s in scored[1:]:
         if len(picked) >= settings.max_sentences:
             break
@@ -112,11 +107,7 @@ def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> tu
         if any(_near_duplicate(text, data.sentences[p.sid].text) for p in picked):
             continue
         picked.append(s)
-    return picked, note
-
-
-def _figures(text: str) -> set[str]:
-    return {m.strip().lower() for m in _FIGURE.findall(text) if any(ch.isdigit() for ch in m)}
+    return picked
 
 
 def _scaled_figures(text: str) -> dict[str, set[str]]:
@@ -211,7 +202,8 @@ def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
     scored = score_sentences(data, hits, qvec, question)
     if not scored or max(s.evidence for s in scored) < settings.decline_below:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version)
-    picked, note = _pick(data, scored, settings)
+    picked = _pick(data, scored, settings)
+    note = None
     picked = _ensure_type(data, question, scored, picked, settings)
     if picked is not None:
         conflict = _conflicting_figure(data, hits, qvec, question, picked)
