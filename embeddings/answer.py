@@ -202,17 +202,15 @@ def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
     scored = score_sentences(data, hits, qvec, question)
     if not scored or max(s.evidence for s in scored) < settings.decline_below:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version)
-    picked = _pick(data, scored, settings)
-    note = None
-    picked = _ensure_type(data, question, scored, picked, settings)
-    if picked is not None:
-        conflict = _conflicting_figure(data, hits, qvec, question, picked)
-        if conflict:
-            picked = picked[: settings.max_sentences - 1] + [conflict[0]]
-            note = conflict[1]
+    picked = _ensure_type(data, question, scored, _pick(data, scored, settings), settings)
     if picked is None:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
                       note="The passages found do not hold the kind of answer asked for (a date, a figure, a name...).")
+    note = None
+    conflict = _conflicting_figure(data, hits, qvec, question, picked)
+    if conflict:
+        picked = picked[: settings.max_sentences - 1] + [conflict[0]]
+        note = conflict[1]
     parts, citations = [], []
     previous_doc = None
     for s in _order(data, picked):
