@@ -56,7 +56,7 @@ class IndexSettings:
     hnsw_ef_search: int
     ann: str = "ivf"
     ivf_nlist: int = 0
-    ivf_nprobe: int = 64
+    ivf_nprobe: int = 96
     ivf_train_per_list: int = 64
 
 

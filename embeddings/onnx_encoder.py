@@ -84,8 +84,8 @@ def export_onnx(model_path: Path, out_dir: Path) -> Path:
         "source": str(model_path),
         "max_seq_length": max_len,
         "dimension": int(transformer.auto_model.config.hidden_size),
-        "pad_token": tokenizer.pad_token,
-        "pad_token_id": int(tokenizer.pad_token_id),
+        "pad_token": tokenizer.pad_token or "[PAD]",
+        "pad_token_id": int(tokenizer.pad_token_id or 0),
         "opset": OPSET,
     }
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
@@ -126,6 +126,7 @@ class OnnxQueryEncoder:
             raise ModelUnavailable(f"{out_dir} holds no complete ONNX export ({MODEL_FILE}, {META_FILE})")
         meta = json.loads((out_dir / META_FILE).read_text())
         self.path = out_dir
+        self.name = str(meta.get("source", out_dir))
         self.dimension = int(meta["dimension"])
         self.max_seq_length = int(meta["max_seq_length"])
         self.batch_size = batch_size

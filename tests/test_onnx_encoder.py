@@ -70,18 +70,12 @@ def onnx_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def st_model():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(resolve_model_path("all-MiniLM-L6-v2")), device="cpu")
-
-
-@pytest.fixture(scope="session")
-def both_vectors(onnx_dir, st_model):
+def both_vectors(onnx_dir, shared_encoder):
     questions, passages = _varied_texts()
     texts = questions + passages
     assert len(texts) >= 200
+    # sentence-transformers itself (conftest's session model), not casebot's wrapper around it.
+    st_model = shared_encoder.model
     ref = st_model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     got = OnnxQueryEncoder(onnx_dir).encode(texts)
     return questions, passages, ref.astype(np.float32), got

@@ -119,14 +119,15 @@ def test_unknown_ann_is_refused(data, settings):
         build_vector_index(data[0][:2000], dataclasses.replace(settings, exact_max=10, ann="lsh"))
 
 
+@pytest.mark.parametrize("mmap", [False, True])
 @pytest.mark.parametrize("ann", ["flat", "ivf", "hnsw"])
-def test_save_load_round_trip(tmp_path, settings, ann):
+def test_save_load_round_trip(tmp_path, settings, ann, mmap):
     x, q = clustered(4000, 20, seed=1)
     chosen = dataclasses.replace(settings, exact_max=10**9 if ann == "flat" else 100, ann="ivf" if ann == "flat" else ann)
     index = build_vector_index(x, chosen)
     path = tmp_path / "vectors.faiss"
     save_vector_index(index, path)
-    loaded = load_vector_index(path, expected_count=len(x), dim=DIM, settings=chosen)
+    loaded = load_vector_index(path, expected_count=len(x), dim=DIM, settings=chosen, mmap=mmap)
     assert index_kind(loaded) == ann
     np.testing.assert_array_equal(search(loaded, q, K)[1], search(index, q, K)[1])
     if ann == "ivf":
@@ -141,8 +142,9 @@ def test_load_applies_query_settings(tmp_path, settings):
     assert faiss.extract_index_ivf(loaded).nprobe == 3
 
 
+@pytest.mark.parametrize("mmap", [False, True])
 @pytest.mark.parametrize("ann", ["flat", "ivf"])
-def test_truncated_file_is_corrupt_and_named(tmp_path, settings, ann):
+def test_truncated_file_is_corrupt_and_named(tmp_path, settings, ann, mmap):
     x, _ = clustered(3000, 1, seed=3)
     exact_max = 10**9 if ann == "flat" else 100
     path = tmp_path / "vectors.faiss"
@@ -151,7 +153,7 @@ def test_truncated_file_is_corrupt_and_named(tmp_path, settings, ann):
     for cut in (len(data) // 2, len(data) - 7, 10):
         path.write_bytes(data[:cut])
         with pytest.raises(IndexCorrupt, match="vectors.faiss"):
-            load_vector_index(path, len(x), DIM, settings)
+            load_vector_index(path, len(x), DIM, settings, mmap=mmap)
 
 
 def test_count_or_dimension_mismatch_is_corrupt(tmp_path, settings):
