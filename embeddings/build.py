@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 import sys
 import time
 from pathlib import Path
@@ -130,8 +131,7 @@ def build_index(
                 report.unchanged.remove(name)
                 report.updated.append(name)
 
-        counter = TokenCounter(load_tokenizer(encoder.path), max_seq_length(encoder.path))
-        # Per seed file: its documents and, for each document, (chunks, vectors) to reuse or compute.
+        # Per seed file: its documents (reused for unchanged files, parsed for the others).
         per_file: dict[str, list[Document]] = {}
         for name in hashes:
             if name in report.unchanged:
@@ -144,59 +144,12 @@ def build_index(
                 log(f"skipped {name}: {exc.reason}")
                 per_file[name] = []
 
-        documents: dict[str, Document] = {}
-        duplicates = DuplicateFinder()
-        owner: dict[str, str] = {}
-        for name, docs in per_file.items():
-            clash = next((owner[d.doc_id] for d in docs if owner.get(d.doc_id, name) != name), None)
-            if clash:  # a.md and a.txt would share document ids, and so each other's citations
-                report.skipped[name] = f"same document id as {clash}; rename one of the two files"
-                log(f"skipped {name}: {report.skipped[name]}")
-                per_file[name] = []
-                continue
-            for doc in docs:
-                owner[doc.doc_id] = name
-                kept = duplicates.add(doc.key, doc.text)
-                if kept:
-                    report.duplicates[doc.key] = kept
-                    continue
-                documents[doc.key] = doc
+        documents = _select_documents(per_file, report, log)
         if not documents:
             raise CasebotError(f"no document in {seeds} could be indexed; the previous index (if any) is kept")
-
-        reuse = _reusable(previous, set(report.unchanged))
-        chunks: list[store.ChunkRecord] = []
-        sentences: list[store.SentenceRecord] = []
-        chunk_vecs: list[np.ndarray | None] = []
-        sent_vecs: list[np.ndarray | None] = []
-        for key, doc in documents.items():
-            if key in reuse:
-                old_chunks, old_sents = reuse[key]
-                base = len(sentences)
-                remap = {}
-                for sid in old_sents:
-                    remap[sid] = len(sentences)
-                    sentences.append(previous.sentences[sid])
-                    sent_vecs.append(previous.sentence_vectors[sid])
-                for ci in old_chunks:
-                    c = previous.chunks[ci]
-                    chunks.append(store.ChunkRecord(c.chunk_id, c.doc_key, c.doc_id,
-                                                    [remap[s] for s in c.sentence_ids], c.embed_text))
-                    chunk_vecs.append(previous.vectors[ci])
-                assert len(sentences) - base == len(old_sents)
-                continue
-            local: dict[str, int] = {}
-            for ch in chunk_document(doc, counter, config.chunking.target_tokens, config.chunking.overlap_sentences):
-                ids = []
-                for s in ch.sentences:
-                    if s not in local:
-                        local[s] = len(sentences)
-                        sentences.append(store.SentenceRecord(doc.key, s))
-                        sent_vecs.append(None)
-                    ids.append(local[s])
-                chunks.append(store.ChunkRecord(ch.chunk_id, ch.doc_key, ch.doc_id, ids, ch.embed_text))
-                chunk_vecs.append(None)
-
+        chunks, sentences, chunk_vecs, sent_vecs = _assemble(documents, previous, set(report.unchanged), config,
+                                                             TokenCounter(load_tokenizer(encoder.path),
+                                                                          max_seq_length(encoder.path)))
         todo_c = [i for i, v in enumerate(chunk_vecs) if v is None]
         todo_s = [i for i, v in enumerate(sent_vecs) if v is None]
         if todo_c or todo_s:
@@ -217,11 +170,11 @@ def build_index(
         report.documents = len(documents)
         report.chunks = len(chunks)
 
+        per_doc = Counter(c.doc_key for c in chunks)
         seed_entries = {}
         for name in hashes:
             keys = [d.key for d in per_file[name] if d.key in documents]
-            seed_entries[name] = {"sha256": hashes[name], "documents": keys,
-                                  "chunks": sum(1 for c in chunks if c.doc_key in set(keys))}
+            seed_entries[name] = {"sha256": hashes[name], "documents": keys, "chunks": sum(per_doc[k] for k in keys)}
             if name in report.skipped:
                 seed_entries[name]["skipped"] = report.skipped[name]
             dropped = [d.key for d in per_file[name] if d.key in report.duplicates]
@@ -244,12 +197,72 @@ def build_index(
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
             "duplicates": report.duplicates,
         }
-        data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors,
-                               faiss_index, [c.embed_text for c in chunks])
-        store.write_version(config.paths.index, data, vector_index.save_vector_index, lexical.build_bm25)
+        data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors, faiss_index)
+        store.write_version(config.paths.index, data, vector_index.save_vector_index,
+                            lambda folder: lexical.build_bm25([c.embed_text for c in chunks], folder))
         ensure_onnx_export(config, encoder, log)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _select_documents(per_file: dict[str, list[Document]], report: BuildReport, log) -> dict[str, Document]:
+    """The documents to index: one per article (duplicates noted in the report), and no two
+    files claiming the same document id."""
+    documents: dict[str, Document] = {}
+    duplicates = DuplicateFinder()
+    owner: dict[str, str] = {}
+    for name, docs in per_file.items():
+        clash = next((owner[d.doc_id] for d in docs if owner.get(d.doc_id, name) != name), None)
+        if clash:  # a.md and a.txt would share document ids, and so each other's citations
+            report.skipped[name] = f"same document id as {clash}; rename one of the two files"
+            log(f"skipped {name}: {report.skipped[name]}")
+            per_file[name] = []
+            continue
+        for doc in docs:
+            owner[doc.doc_id] = name
+            kept = duplicates.add(doc.key, doc.text)
+            if kept:
+                report.duplicates[doc.key] = kept
+            else:
+                documents[doc.key] = doc
+    return documents
+
+
+def _assemble(documents: dict[str, Document], previous: store.IndexData | None, unchanged: set[str],
+              config: Config, counter: TokenCounter):
+    """Chunks and sentences of every document, with the previous version's vectors where a
+    document is unchanged and None where it must be embedded."""
+    reuse = _reusable(previous, unchanged)
+    chunks: list[store.ChunkRecord] = []
+    sentences: list[store.SentenceRecord] = []
+    chunk_vecs: list[np.ndarray | None] = []
+    sent_vecs: list[np.ndarray | None] = []
+    for key, doc in documents.items():
+        if key in reuse:
+            old_chunks, old_sents = reuse[key]
+            remap = {}
+            for sid in old_sents:
+                remap[sid] = len(sentences)
+                sentences.append(previous.sentences[sid])
+                sent_vecs.append(previous.sentence_vectors[sid])
+            for ci in old_chunks:
+                c = previous.chunks[ci]
+                chunks.append(store.ChunkRecord(c.chunk_id, c.doc_key, c.doc_id,
+                                                [remap[s] for s in c.sentence_ids], c.embed_text))
+                chunk_vecs.append(previous.vectors[ci])
+            continue
+        local: dict[str, int] = {}
+        for ch in chunk_document(doc, counter, config.chunking.target_tokens, config.chunking.overlap_sentences):
+            ids = []
+            for text in ch.sentences:
+                if text not in local:
+                    local[text] = len(sentences)
+                    sentences.append(store.SentenceRecord(doc.key, text))
+                    sent_vecs.append(None)
+                ids.append(local[text])
+            chunks.append(store.ChunkRecord(ch.chunk_id, ch.doc_key, ch.doc_id, ids, ch.embed_text))
+            chunk_vecs.append(None)
+    return chunks, sentences, chunk_vecs, sent_vecs
 
 
 def _reusable(previous: store.IndexData | None, unchanged: set[str]) -> dict[str, tuple[list[int], list[int]]]:

@@ -150,10 +150,10 @@ def _fsync_tree(folder: Path) -> None:
         _fsync_dir(d)
 
 
-def write_version(root: Path, data: IndexData, save_faiss, build_bm25) -> Path:
+def write_version(root: Path, data: IndexData, save_faiss, write_bm25) -> Path:
     """Write a complete version beside the current one and swap ``current`` to it atomically.
 
-    ``data.bm25`` holds the texts to index lexically; ``build_bm25(texts, folder)`` writes them."""
+    ``write_bm25(folder)`` writes the lexical index into the version's bm25/ folder."""
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     version = data.manifest["version"]
@@ -167,7 +167,7 @@ def write_version(root: Path, data: IndexData, save_faiss, build_bm25) -> Path:
     np.save(tmp / "vectors.npy", data.vectors.astype(np.float32), allow_pickle=False)
     np.save(tmp / "sentence_vectors.npy", data.sentence_vectors.astype(np.float16), allow_pickle=False)
     save_faiss(data.faiss_index, tmp / "vectors.faiss")
-    build_bm25(data.bm25, tmp / "bm25")
+    write_bm25(tmp / "bm25")
     files = {}
     for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
         files[str(path.relative_to(tmp))] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
