@@ -30,6 +30,7 @@ TYPE_SEARCH_DEPTH = 6      # how far down the ranking to look for a sentence of 
 TYPE_MARGIN = 0.25
 TITLE_MARGIN = 0.05        # a headline beside better sentences adds little: quote it only if nearly best
 CONFLICT_MIN_COSINE = 0.2  # a sentence with a differing figure must still be about the question
+UNKNOWN_SHARE_DECLINE = 0.4  # decline when this share of the question's words occurs in no document
 MIN_QUOTE_WORDS = 4        # fragments shorter than this are not worth quoting on their own
 DECLINE_TEXT = "The documents I have don't cover this question."
 
@@ -199,6 +200,11 @@ def passages_for(data: IndexData, hits: list[Hit], top_k: int) -> list[Passage]:
 def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
             settings: AnswerSettings, top_k: int) -> Answer:
     passages = passages_for(data, hits, top_k)
+    terms = data.bm25.tokenize([question])[0]
+    unknown = data.bm25.unknown_words(question)
+    if len(set(terms)) >= 3 and len(unknown) / len(set(terms)) >= UNKNOWN_SHARE_DECLINE:
+        return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
+                      note=f"These words of the question appear nowhere in the documents: {', '.join(unknown)}.")
     scored = score_sentences(data, hits, qvec, question)
     if not scored or max(s.evidence for s in scored) < settings.decline_below:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,6 +48,7 @@ class LexicalIndex:
     vocab: dict[str, int]
     num_docs: int
     stopwords: frozenset[str]
+    _by_initial: dict[str, list[str]] | None = field(default=None, repr=False)  # typo look-up, built on first use
 
     def tokenize(self, texts: list[str]) -> list[list[str]]:
         return tokenize_with(texts, self.stopwords)
@@ -67,6 +68,23 @@ class LexicalIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return top.astype(np.int64), scores[top]
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Words of ``text`` whose stems no chunk contains, a likely typo of a known word aside."""
+        import difflib
+
+        if self._by_initial is None:
+            self._by_initial = {}
+            for tok in self.vocab:
+                self._by_initial.setdefault(tok[:1], []).append(tok)
+        out = []
+        stem = _stemmer().stemWord
+        for word in dict.fromkeys(w for w in TOKEN_RE.findall(text.lower()) if w not in self.stopwords):
+            tok = stem(word)
+            if tok in self.vocab or difflib.get_close_matches(tok, self._by_initial.get(tok[:1], []), 1, 0.85):
+                continue
+            out.append(word)
+        return out
 
     def idf(self, tokens: list[str]) -> dict[str, float]:
         """BM25's inverse document frequency of each token.

@@ -447,3 +447,32 @@ def test_check_index_names_each_file_that_differs_from_the_index(work):
     assert report.added == ["stadium.md"] and report.removed == ["transit.md"]
     assert report.updated == ["harbor.md", "kiosk.txt"]
     assert check_index(work.config) == []
+
+
+def test_a_new_pdf_filing_is_cited_with_its_page_and_declined_once_deleted(seeds_copy, make_engine):
+    """The issue's own check: seeds + a PDF; a question only the PDF answers; then delete it."""
+    fpdf = pytest.importorskip("fpdf")
+    pdf = fpdf.FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "UNITED STATES DISTRICT COURT, NORTHERN DISTRICT OF ILLINOIS. In re Clearview AI "
+                         "Consumer Privacy Litigation. MEMORANDUM OPINION AND ORDER.")
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "The Court grants in part and denies in part the motion to dismiss. Judge Sharon "
+                         "Johnson Coleman held that the plaintiffs adequately alleged that Clearview profited "
+                         "from their biometric data.")
+    pdf.output(str(seeds_copy / "005_order.pdf"))
+    question = "Which judge held that the plaintiffs adequately alleged Clearview profited from their biometric data?"
+
+    engine = make_engine(seeds_copy)
+    answer = engine.ask(question)
+    assert answer.answered and "Sharon Johnson Coleman" in answer.answer
+    top = answer.citations[0]
+    assert (top.doc_id, top.page) == ("005_order", 2)
+    assert answer.to_json()["citations"][0]["page"] == 2
+
+    (seeds_copy / "005_order.pdf").unlink()
+    report = engine.reindex()
+    assert report.removed == ["005_order.pdf"] and report.encoded == 0
+    after = engine.ask(question)
+    assert not after.answered and all(p.doc_id != "005_order" for p in after.passages)
