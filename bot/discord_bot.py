@@ -168,6 +168,14 @@ class CaseTree(app_commands.CommandTree):
         await self.client.report_error(interaction, error)
 
 
+_MARKUP = re.compile(r"@(?:everyone|here)\b|<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>")
+
+
+def clean_question(text: str) -> str:
+    """Mentions, channel links and custom emoji are Discord markup, not words of the question."""
+    return " ".join(_MARKUP.sub(" ", text).split())
+
+
 def user_message(error: BaseException) -> str:
     """What a Discord user reads for an engine error (details stay in the operator's log)."""
     if isinstance(error, EmptyQuestion):
@@ -233,7 +241,7 @@ class CaseBot(discord.Client):
         if self.engine is None:
             raise IndexMissing("the engine is still loading")
         async with self.ask_slots:
-            return await asyncio.to_thread(self.engine.ask, question)
+            return await asyncio.to_thread(self.engine.ask, clean_question(question))
 
     async def record(self, answer: Answer, surface: str) -> str:
         answer_id = new_answer_id()

@@ -51,7 +51,7 @@ class Scored:
 
 def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str) -> list[Scored]:
     """Blend of sentence and passage similarity, weighted term coverage, and answer-type fit."""
-    q_terms = set(data.bm25.tokenize([question])[0])
+    q_terms = data.bm25.question_terms(question)
     weights = data.bm25.idf(sorted(q_terms)) if q_terms else {}
     total = sum(weights.values())
     kind = expected_type(question)
@@ -134,7 +134,7 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
     names = _names(question)
     if not names:
         return None
-    q_terms = set(data.bm25.tokenize([question])[0])
+    q_terms = data.bm25.question_terms(question)
     picked_docs = {data.sentences[p.sid].doc_key for p in picked}
     found: Scored | None = None
     for rank, hit in enumerate(hits):
@@ -200,9 +200,9 @@ def passages_for(data: IndexData, hits: list[Hit], top_k: int) -> list[Passage]:
 def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
             settings: AnswerSettings, top_k: int) -> Answer:
     passages = passages_for(data, hits, top_k)
-    terms = data.bm25.tokenize([question])[0]
+    terms = data.bm25.question_terms(question)
     unknown = data.bm25.unknown_words(question)
-    if len(set(terms)) >= 3 and len(unknown) / len(set(terms)) >= UNKNOWN_SHARE_DECLINE:
+    if len(terms) >= 3 and len(unknown) / len(terms) >= UNKNOWN_SHARE_DECLINE:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
                       note=f"These words of the question appear nowhere in the documents: {', '.join(unknown)}.")
     scored = score_sentences(data, hits, qvec, question)

@@ -20,6 +20,11 @@ import numpy as np
 TOKEN_RE = re.compile(r"(?u)\b\w+\b")  # keeps one-character tokens: "5 years", "$1"
 TOKENIZER_ID = "words-en-plus-snowball/2"  # recorded in the manifest: change it when tokenizing changes
 STOPWORDS_FILE = "stopwords.json"
+# Words that phrase a request rather than name its subject ("tell me about Mutnick"): left out of
+# a question's terms when judging how well a sentence covers it.
+REQUEST_WORDS = frozenset("""tell explain describe know known information info detail details please
+anything something happen happened happens mean means say says said summary summarize summarise give
+show find name named called call kind sort type actually exactly roughly approximately""".split())
 
 
 @lru_cache(maxsize=1)
@@ -53,6 +58,10 @@ class LexicalIndex:
     def tokenize(self, texts: list[str]) -> list[list[str]]:
         return tokenize_with(texts, self.stopwords)
 
+    def question_terms(self, question: str) -> set[str]:
+        """The stems of a question's subject words (stopwords and request phrasing left out)."""
+        return set(tokenize_with([question], self.stopwords | REQUEST_WORDS)[0])
+
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of the top-k chunks with a positive BM25 score, best first."""
         ids = [self.vocab[t] for t in self.tokenize([query])[0] if t in self.vocab]
@@ -79,7 +88,8 @@ class LexicalIndex:
                 self._by_initial.setdefault(tok[:1], []).append(tok)
         out = []
         stem = _stemmer().stemWord
-        for word in dict.fromkeys(w for w in TOKEN_RE.findall(text.lower()) if w not in self.stopwords):
+        skip = self.stopwords | REQUEST_WORDS
+        for word in dict.fromkeys(w for w in TOKEN_RE.findall(text.lower()) if w not in skip):
             tok = stem(word)
             if tok in self.vocab or difflib.get_close_matches(tok, self._by_initial.get(tok[:1], []), 1, 0.85):
                 continue

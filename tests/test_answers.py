@@ -104,3 +104,9 @@ def test_sources_that_disagree_on_a_figure_are_both_shown_with_their_dates(repo_
 def test_a_single_source_figure_gets_no_disagreement_note(repo_engine):
     answer = repo_engine.ask("How much did Facebook agree to pay over facial recognition in Illinois?")
     assert answer.note is None and len(answer.citations) == 1
+
+
+def test_request_phrasing_does_not_hide_the_subject(repo_engine):
+    for question in ("tell me about Mutnick", "Can you explain what Clarifai is accused of?"):
+        answer = repo_engine.ask(question)
+        assert answer.answered, question

@@ -228,3 +228,9 @@ def test_pack_messages_respects_the_shared_6000_budget():
 def test_an_empty_answer_still_renders_something():
     (e,) = render.render_answer(answer("", [], answered=True))
     assert "don't cover" in e.description
+
+
+def test_discord_markup_is_not_part_of_the_question():
+    from bot.discord_bot import clean_question
+
+    assert clean_question("@everyone <@123> <@!45> <@&67> <#89> <:cv:1234> who is  Mutnick @here") == "who is Mutnick"
