@@ -1,6 +1,6 @@
 """BM25 over the chunks, so names and figures are found as reliably as paraphrases.
 
-bm25s builds the index (its eager BM25 scores in CSC arrays, saved as .npy without pickle). The
+bm25s builds the index (its eager BM25 scores in CSC arrays, saved as plain .npy arrays, allow_pickle=False). The
 query side reads those arrays with numpy and sums the query tokens' columns, which is all bm25s's
 own retrieval does for BM25 (lucene); that keeps scipy, which bm25s imports, off a one-off
 ``casebot ask``. The tokenizer (lower case, word tokens, stopwords, Snowball stems) is ours so that

@@ -8,7 +8,7 @@
                                vectors.npy      chunk vectors (float32, normalized)
                                sentence_vectors.npy  sentence vectors (float16)
                                vectors.faiss    FAISS index over vectors.npy
-                               bm25/            bm25s arrays (.npy, no pickle) and vocabulary
+                               bm25/            bm25s arrays (plain .npy) and vocabulary
     <index>/.lock                               held by a build (fcntl), released by the kernel on death
 
 A build writes a hidden temporary folder, fsyncs it, renames it into versions/ and only then
