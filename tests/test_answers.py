@@ -47,7 +47,7 @@ def test_calibration_set_holds_its_measured_level(repo_engine):
     facts = [r for item, r in results if item["kind"] == "fact"]
     refusals = [r for item, r in results if item["kind"] == "out_of_scope"]
     assert all(r["integrity"] for _, r in results)
-    assert sum(r["right"] for r in facts) >= 36, [r["why"] for r in facts if not r["right"]]
+    assert sum(r["right"] for r in facts) >= 39, [r["why"] for r in facts if not r["right"]]
     assert sum(r["right"] for r in refusals) >= 24
     off_topic = [r for item, r in results if item["kind"] == "out_of_scope" and item["id"] <= "cal57"]
     assert all(r["right"] for r in off_topic), [r["question"] for r in off_topic if not r["right"]]
