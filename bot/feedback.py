@@ -10,6 +10,7 @@ answer. A user who votes again on the same answer replaces their earlier vote in
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -30,8 +31,27 @@ def new_answer_id() -> str:
     return secrets.token_hex(8)
 
 
-def hash_user(user_id: int | str) -> str:
-    return hashlib.sha256(str(user_id).encode()).hexdigest()
+def hash_user(user_id: int | str, key: bytes) -> str:
+    """HMAC-SHA256 of the user id under a local secret: a plain hash of a Discord id (a snowflake,
+    mostly a timestamp) could be reversed by trying the ids; without the key file it cannot."""
+    return hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+
+def user_key(feedback_path: Path) -> bytes:
+    """The local secret for hashing user ids, created once beside the feedback file (mode 0600)."""
+    path = Path(feedback_path).with_suffix(".key")
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return bytes.fromhex(path.read_text().strip())
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key.hex())
+        return key
 
 
 def answers_path(feedback_path: Path) -> Path:
@@ -73,7 +93,7 @@ class Vote:
     chunk_ids: list[str]
     index_version: str
     time: str
-    user: str                              # sha256 of the Discord user id
+    user: str                              # HMAC-SHA256 of the Discord user id (see hash_user)
 
 
 _ANSWER_FIELDS = tuple(AnswerRecord.__dataclass_fields__)
@@ -91,6 +111,12 @@ class FeedbackStore:
         self.answers_file = answers_path(self.path)
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, AnswerRecord] = OrderedDict()
+        self._key: bytes | None = None
+
+    def _hash(self, user_id: int | str) -> str:
+        if self._key is None:
+            self._key = user_key(self.path)
+        return hash_user(user_id, self._key)
 
     def record_answer(self, record: AnswerRecord) -> None:
         with self._lock:
@@ -133,7 +159,7 @@ class FeedbackStore:
             chunk_ids=list(record.chunk_ids),
             index_version=record.index_version,
             time=_now(),
-            user=hash_user(user_id),
+            user=self._hash(user_id),
         )
         with self._lock:
             self._append(self.path, asdict(entry))
@@ -141,7 +167,7 @@ class FeedbackStore:
 
     def previous_vote(self, answer_id: str, user_id: int | str) -> str | None:
         """The vote this user last cast on this answer, if any."""
-        user = hash_user(user_id)
+        user = self._hash(user_id)
         last = None
         for v in read_votes(self.path):
             if v.get("answer_id") == answer_id and v.get("user") == user:

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from bot.discord_bot import GENERIC_ERROR, CaseBot, _RedactingFormatter, read_token
-from bot.feedback import FeedbackStore, answers_path, feedback_summary
+from bot.feedback import FeedbackStore, answers_path, feedback_summary, hash_user, user_key
 from embeddings.config import load_config
 from embeddings.errors import SeedsNotFound
 from tests.fake_discord import (
@@ -339,7 +339,8 @@ async def test_votes_are_stored_thanked_privately_and_survive_a_restart(start_bo
     lines = [json.loads(x) for x in Path(h.bot.config.paths.feedback).read_text().splitlines()]
     assert [v["vote"] for v in lines] == ["up", "down"]
     assert lines[0]["question"] == CHICAGO and lines[0]["chunk_ids"] and lines[0]["index_version"]
-    assert lines[0]["user"] == hashlib.sha256(str(voter).encode()).hexdigest()
+    key = user_key(Path(h.bot.config.paths.feedback))
+    assert lines[0]["user"] == hash_user(voter, key) != hashlib.sha256(str(voter).encode()).hexdigest()
     assert str(voter) not in Path(h.bot.config.paths.feedback).read_text()
 
     # A new process: a fresh client and store (nothing in memory) still handles the old message's buttons.

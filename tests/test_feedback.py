@@ -48,7 +48,11 @@ def test_vote_line_is_complete_and_never_holds_the_raw_user_id(tmp_path):
     assert vote["chunk_ids"] == ["003_x/related-1#0"]
     assert vote["index_version"] == "v1"
     assert vote["time"].endswith("+00:00")
-    assert vote["user"] == hashlib.sha256(str(USER).encode()).hexdigest()
+    assert vote["user"] != hashlib.sha256(str(USER).encode()).hexdigest()  # keyed, not a plain hash
+    assert len(vote["user"]) == 64
+    again = FeedbackStore(tmp_path / "feedback.jsonl")  # the same key after a restart: same hash
+    assert again.previous_vote(answer_id, USER) == "down"
+    assert (tmp_path / "feedback.key").stat().st_mode & 0o777 == 0o600
     assert str(USER) not in (tmp_path / "feedback.jsonl").read_text()
     assert str(USER) not in answers_path(tmp_path / "feedback.jsonl").read_text()
 
