@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections import Counter
 import sys
 import time
@@ -22,8 +23,9 @@ from embeddings.chunking import TokenCounter, chunk_document
 from embeddings.config import Config
 from embeddings.dedupe import DuplicateFinder
 from embeddings.documents import Document
-from embeddings.encoder import Encoder, load_tokenizer, max_seq_length
-from embeddings.errors import CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, SeedParseError, SeedsNotFound
+from embeddings.encoder import Encoder, load_tokenizer, max_seq_length, resolve_model_path
+from embeddings.errors import (CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, ModelUnavailable,
+                               SeedParseError, SeedsNotFound)
 from embeddings.parsers import PARSER_VERSION, is_seed, parse_file, sidecar_path
 from embeddings.results import BuildReport
 
@@ -49,8 +51,14 @@ def onnx_dir(config: Config) -> Path | None:
     """Where the query-time ONNX export of the configured model lives (beside the index versions)."""
     if os.environ.get("CASEBOT_NO_ONNX"):
         return None
-    slug = hashlib.sha256(config.model.name.encode()).hexdigest()[:12]
-    return config.paths.index / "encoders" / slug
+    try:
+        path = resolve_model_path(config.model.name)
+    except ModelUnavailable:
+        return None
+    # Keyed by the model's weights as well as its name: new weights under the same name get a new export.
+    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    stamp = "|".join([config.model.name, str(path)] + [f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights])
+    return config.paths.index / "encoders" / hashlib.sha256(stamp.encode()).hexdigest()[:12]
 
 
 def ensure_onnx_export(config: Config, encoder: Encoder, log) -> None:
@@ -66,6 +74,10 @@ def ensure_onnx_export(config: Config, encoder: Encoder, log) -> None:
         export_onnx(encoder.path, folder)
     except Exception as exc:  # the export is an optimization: never fail a build over it
         log(f"note: no ONNX export for {config.model.name} ({str(exc)[:120]}); queries will use torch")
+        return
+    for stale in folder.parent.iterdir():  # exports of weights the index no longer uses
+        if stale != folder:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def scan_seeds(seeds: Path) -> dict[str, str]:
