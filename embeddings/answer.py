@@ -66,15 +66,11 @@ def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question
         return []
     sids = np.array([r[0] for r in rows])
     cosines = data.sentence_vectors[sids] @ qvec
-    token_sets = data.bm25.tokenize([data.sentences[sid].text for sid in sids])
-    context_sets = {}
     out = []
-    for (sid, hit, rank), cosine, toks in zip(rows, cosines.tolist(), token_sets):
-        if hit.row not in context_sets:
-            head = data.chunks[hit.row].embed_text.split("\n", 1)[0] if "\n" in data.chunks[hit.row].embed_text else ""
-            context_sets[hit.row] = set(data.bm25.tokenize([head])[0]) if head else set()
-        own = q_terms & set(toks)
-        ctx = (q_terms & context_sets[hit.row]) - own
+    for (sid, hit, rank), cosine in zip(rows, cosines.tolist()):
+        toks = data.sentence_terms(sid)
+        own = q_terms & toks
+        ctx = (q_terms & data.context_terms(hit.row)) - own
         coverage = (sum(weights[t] for t in own) + CONTEXT_SHARE * sum(weights[t] for t in ctx)) / total if total else 0.0
         similarity = SENTENCE_SHARE * cosine + (1 - SENTENCE_SHARE) * hit.fused
         score = similarity + TERM_WEIGHT * coverage + RANK_WEIGHT / (1 + rank)
@@ -144,7 +140,7 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
                 continue
             figures = _scaled_figures(sentence.text)
             shared = [k for k in figures if k in best_figures and figures[k] != best_figures[k]]
-            if not shared or not q_terms & set(data.bm25.tokenize([sentence.text])[0]):
+            if not shared or not q_terms & data.sentence_terms(sid):
                 continue
             if not any(n in sentence.text.lower() for n in names):
                 continue

@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,7 @@ class IndexData:
     faiss_index: object = None
     bm25: object = None
     path: Path | None = None
+    _terms: dict = field(default_factory=dict, repr=False)  # lexical terms, filled as questions need them
 
     @property
     def version(self) -> str:
@@ -72,6 +73,22 @@ class IndexData:
 
     def chunk_text(self, i: int) -> str:
         return " ".join(self.sentences[s].text for s in self.chunks[i].sentence_ids)
+
+    def sentence_terms(self, sid: int) -> frozenset[str]:
+        """The BM25 terms of a sentence, tokenized once per loaded version."""
+        key = ("s", sid)
+        if key not in self._terms:
+            self._terms[key] = frozenset(self.bm25.tokenize([self.sentences[sid].text])[0])
+        return self._terms[key]
+
+    def context_terms(self, row: int) -> frozenset[str]:
+        """The terms of a chunk's context line (outlet, date, title) ahead of its text."""
+        key = ("c", row)
+        if key not in self._terms:
+            text = self.chunks[row].embed_text
+            head = text.split("\n", 1)[0] if "\n" in text else ""
+            self._terms[key] = frozenset(self.bm25.tokenize([head])[0]) if head else frozenset()
+        return self._terms[key]
 
 
 def file_sha256(path: Path) -> str:
