@@ -30,7 +30,9 @@ TYPE_SEARCH_DEPTH = 6      # how far down the ranking to look for a sentence of 
 TYPE_MARGIN = 0.25
 TITLE_MARGIN = 0.05        # a headline beside better sentences adds little: quote it only if nearly best
 CONFLICT_MIN_COSINE = 0.2  # a sentence with a differing figure must still be about the question
-UNKNOWN_SHARE_DECLINE = 0.4  # decline when this share of the question's words occurs in no document
+UNKNOWN_SHARE_DECLINE = 0.4  # decline when this share of the question's words occurs in no document...
+UNKNOWN_MIN_WORDS = 3        # ...and at least this many (two paraphrased words are not a missing topic)
+FULL_MATCH_BONUS = 0.1     # evidence bonus for a sentence holding all of the question's subject words
 MIN_QUOTE_WORDS = 4        # fragments shorter than this are not worth quoting on their own
 DECLINE_TEXT = "The documents I have don't cover this question."
 
@@ -79,6 +81,10 @@ def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question
         # Evidence leaves out what is relative to this question's candidates (normalized BM25,
         # rank, answer type): a question about nothing in the documents must score low here.
         evidence = SENTENCE_SHARE * cosine + (1 - SENTENCE_SHARE) * hit.dense + TERM_WEIGHT * coverage
+        if q_terms and own == q_terms:
+            # Every subject word of the question is in this very sentence ("Who is Warren
+            # Driechel?"): strong evidence even where the model knows too little of a name.
+            evidence += FULL_MATCH_BONUS
         out.append(Scored(sid, hit.row, rank, cosine, coverage, score, evidence))
     out.sort(key=lambda s: -s.score)
     return out
@@ -198,7 +204,7 @@ def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
     passages = passages_for(data, hits, top_k)
     terms = data.bm25.question_terms(question)
     unknown = data.bm25.unknown_words(question)
-    if len(terms) >= 3 and len(unknown) / len(terms) >= UNKNOWN_SHARE_DECLINE:
+    if len(unknown) >= UNKNOWN_MIN_WORDS and len(unknown) / len(terms) >= UNKNOWN_SHARE_DECLINE:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
                       note=f"These words of the question appear nowhere in the documents: {', '.join(unknown)}.")
     scored = score_sentences(data, hits, qvec, question)

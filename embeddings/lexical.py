@@ -24,7 +24,7 @@ STOPWORDS_FILE = "stopwords.json"
 # a question's terms when judging how well a sentence covers it.
 REQUEST_WORDS = frozenset("""tell explain describe know known information info detail details please
 anything something happen happened happens mean means say says said summary summarize summarise give
-show find name named called call kind sort type actually exactly roughly approximately""".split())
+show find name named called call kind sort type actually exactly roughly approximately much many""".split())
 
 
 @lru_cache(maxsize=1)

@@ -110,3 +110,14 @@ def test_request_phrasing_does_not_hide_the_subject(repo_engine):
     for question in ("tell me about Mutnick", "Can you explain what Clarifai is accused of?"):
         answer = repo_engine.ask(question)
         assert answer.answered, question
+
+
+def test_paraphrases_and_rare_names_users_ask_are_answered(repo_engine):
+    cases = {
+        "What did the ACLU's settlement with Clearview require?": "001_8487601e0b76af03",
+        "How much did the opt-out form operation cost?": "001_8487601e0b76af03",
+        "Who is Warren Driechel?": "000_e6d5e0a2c1aa177b",
+    }
+    for question, doc_id in cases.items():
+        answer = repo_engine.ask(question)
+        assert answer.answered and doc_id in {c.doc_id for c in answer.citations}, question
