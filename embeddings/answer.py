@@ -1,9 +1,11 @@
 """Extractive answers: the sentences of the retrieved passages that answer the question, each cited.
 
 No language model runs here, so every word of an answer is a quoted sentence of a seed. Sentences
-are scored by their own similarity to the question (vectors computed at index time), the share of
-the question's terms they contain, and the rank of the passage they sit in. The question is
-declined when even the best sentence is weak evidence; the nearest passages are still returned.
+are scored by their own similarity to the question (vectors computed at index time), the fused
+score of the passage around them, IDF-weighted coverage of the question's subject words, and
+whether they hold the kind of answer asked for. A question is declined when too many of its words
+occur in no document, when even the best sentence is weak evidence, or when no close sentence holds
+the kind of answer asked for; the nearest passages are still returned.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ class Scored:
     evidence: float     # how well the sentence supports an answer at all; compared with decline_below
 
 
-def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str) -> list[Scored]:
+def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str,
+                    q_terms: set[str]) -> list[Scored]:
     """Blend of sentence and passage similarity, weighted term coverage, and answer-type fit."""
-    q_terms = data.bm25.question_terms(question)
     weights = data.bm25.idf(sorted(q_terms)) if q_terms else {}
     total = sum(weights.values())
     kind = expected_type(question)
@@ -124,7 +126,7 @@ def _scaled_figures(text: str) -> dict[str, set[str]]:
 
 
 def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str,
-                        picked: list[Scored]) -> tuple[Scored, str] | None:
+                        q_terms: set[str], picked: list[Scored]) -> tuple[Scored, str] | None:
     """Another source giving a different figure of the same scale for what the answer quotes
     (20 billion photos in one article, 3 billion people in another): (its sentence, a note)."""
     best = picked[0]
@@ -136,9 +138,9 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
     names = _names(question)
     if not names:
         return None
-    q_terms = data.bm25.question_terms(question)
     picked_docs = {data.sentences[p.sid].doc_key for p in picked}
     found: Scored | None = None
+    found_figures: set[str] = set()
     for rank, hit in enumerate(hits):
         for sid in data.chunks[hit.row].sentence_ids:
             sentence = data.sentences[sid]
@@ -153,17 +155,18 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
             cosine = float(data.sentence_vectors[sid] @ qvec)
             if cosine >= CONFLICT_MIN_COSINE and (found is None or cosine > found.cosine):
                 found = Scored(sid, hit.row, rank, cosine, 0.0, cosine, cosine)
+                scale, found_figures = shared[0], figures[shared[0]]
     if found is None:
         return None
-    scale = next(k for k in _scaled_figures(data.sentences[found.sid].text) if k in best_figures)
     return found, (f"Sources give different figures: {_source_figure(data, best.sid, best_figures[scale])} and "
-                   f"{_source_figure(data, found.sid, _scaled_figures(data.sentences[found.sid].text)[scale])}. "
-                   "Check their dates.")
+                   f"{_source_figure(data, found.sid, found_figures)}. Check their dates.")
 
 
 def _names(question: str) -> set[str]:
     """Capitalized words of the question past its first word ("Clearview", "Granite"), lower-cased."""
-    words = re.findall(r"\b[A-Z][\w-]+", question)[1:] if question[:1].isupper() else re.findall(r"\b[A-Z][\w-]+", question)
+    words = re.findall(r"\b[A-Z][\w-]+", question)
+    if question[:1].isupper():
+        words = words[1:]  # a capital that only opens the sentence names nothing
     return {w.lower().removesuffix("'s") for w in words}
 
 
@@ -202,12 +205,12 @@ def passages_for(data: IndexData, hits: list[Hit], top_k: int) -> list[Passage]:
 def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
             settings: AnswerSettings, top_k: int) -> Answer:
     passages = passages_for(data, hits, top_k)
-    terms = data.bm25.question_terms(question)
+    q_terms = data.bm25.question_terms(question)
     unknown = data.bm25.unknown_words(question)
-    if len(unknown) >= UNKNOWN_MIN_WORDS and len(unknown) / len(terms) >= UNKNOWN_SHARE_DECLINE:
+    if len(unknown) >= UNKNOWN_MIN_WORDS and len(unknown) / len(q_terms) >= UNKNOWN_SHARE_DECLINE:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
                       note=f"These words of the question appear nowhere in the documents: {', '.join(unknown)}.")
-    scored = score_sentences(data, hits, qvec, question)
+    scored = score_sentences(data, hits, qvec, question, q_terms)
     if not scored or max(s.evidence for s in scored) < settings.decline_below:
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version)
     picked = _ensure_type(data, question, scored, _pick(data, scored, settings), settings)
@@ -215,7 +218,7 @@ def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
         return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
                       note="The passages found do not hold the kind of answer asked for (a date, a figure, a name...).")
     note = None
-    conflict = _conflicting_figure(data, hits, qvec, question, picked)
+    conflict = _conflicting_figure(data, hits, qvec, question, q_terms, picked)
     if conflict:
         picked = picked[: settings.max_sentences - 1] + [conflict[0]]
         note = conflict[1]
