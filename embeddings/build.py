@@ -104,7 +104,7 @@ def _previous(config: Config, encoder: Encoder, full: bool, log) -> store.IndexD
     try:
         path, manifest = store.read_manifest(config.paths.index)
         store.check_compatible(manifest, model_identity(config, encoder), chunking_identity(config, encoder))
-        return store.load_version(path, manifest, vector_index.load_vector_index, lexical.load_bm25)
+        return store.load_version(path, manifest)  # documents, chunks and vectors: what reuse needs
     except IndexMissing:
         return None
     except (IndexCorrupt, IndexMismatch) as exc:

@@ -109,7 +109,7 @@ class LexicalIndex:
         return out
 
 
-def build_bm25(texts: list[str], folder: Path) -> LexicalIndex:
+def build_bm25(texts: list[str], folder: Path) -> None:
     """Index the texts with bm25s and save them (bm25s arrays + our stopword list) in ``folder``."""
     import bm25s
 
@@ -119,7 +119,6 @@ def build_bm25(texts: list[str], folder: Path) -> LexicalIndex:
     folder.mkdir(parents=True, exist_ok=True)
     retriever.save(str(folder), show_progress=False)
     (folder / STOPWORDS_FILE).write_text(json.dumps(stopwords), encoding="utf-8")
-    return load_bm25(folder)
 
 
 def load_bm25(folder: Path) -> LexicalIndex:

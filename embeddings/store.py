@@ -272,7 +272,9 @@ def verify_files(path: Path, manifest: dict, hashes: bool | None = None) -> list
     return problems
 
 
-def load_version(path: Path, manifest: dict, load_faiss, load_bm25) -> IndexData:
+def load_version(path: Path, manifest: dict, load_faiss=None, load_bm25=None) -> IndexData:
+    """Load a version; without ``load_faiss`` / ``load_bm25`` those parts stay unread (a build
+    reusing vectors needs neither: at 1M passages that skips reading 1.5 GB)."""
     problems = verify_files(path, manifest)
     if problems:
         raise IndexCorrupt(f"index {path.name} is damaged: {problems[0]}; run `casebot index --full`")
@@ -292,9 +294,9 @@ def load_version(path: Path, manifest: dict, load_faiss, load_bm25) -> IndexData
     if vectors.shape != (len(chunks), dim) or sentence_vectors.shape != (len(sentences), dim):
         raise IndexCorrupt(f"index {path.name} is inconsistent: {vectors.shape[0]} vectors for {len(chunks)} "
                            "chunks; run `casebot index --full`")
-    faiss_index = load_faiss(path / "vectors.faiss", len(chunks), dim)
+    faiss_index = load_faiss(path / "vectors.faiss", len(chunks), dim) if load_faiss else None
     try:
-        bm25 = load_bm25(path / "bm25") if chunks else None
+        bm25 = load_bm25(path / "bm25") if chunks and load_bm25 else None
     except Exception as exc:  # bm25s raises assorted errors on damaged arrays
         raise IndexCorrupt(f"index {path.name}: bm25 data unreadable ({exc.__class__.__name__}); "
                            "run `casebot index --full`") from None
