@@ -38,20 +38,24 @@ def hash_user(user_id: int | str, key: bytes) -> str:
 
 
 def user_key(feedback_path: Path) -> bytes:
-    """The local secret for hashing user ids, created once beside the feedback file (mode 0600)."""
+    """The local secret for hashing user ids, created once beside the feedback file (mode 0600).
+
+    The key file appears complete or not at all (written aside, then hard-linked into place), so a
+    concurrent reader never sees it empty and hashes with another key."""
     path = Path(feedback_path).with_suffix(".key")
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(32)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return bytes.fromhex(path.read_text().strip())
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(key.hex())
-        return key
+            fh.write(secrets.token_bytes(32).hex())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another thread or process placed its key first: use that one
+            pass
+        finally:
+            tmp.unlink()
+    return bytes.fromhex(path.read_text().strip())
 
 
 def answers_path(feedback_path: Path) -> Path:
@@ -115,7 +119,9 @@ class FeedbackStore:
 
     def _hash(self, user_id: int | str) -> str:
         if self._key is None:
-            self._key = user_key(self.path)
+            with self._lock:
+                if self._key is None:
+                    self._key = user_key(self.path)
         return hash_user(user_id, self._key)
 
     def record_answer(self, record: AnswerRecord) -> None:
