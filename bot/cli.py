@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     sources = sub.add_parser("sources", help="list the documents in the index")
     sources.set_defaults(func=cmd_sources)
 
-    ev = sub.add_parser("eval", help="score the engine on a question file (eval/dev.jsonl format)")
+    ev = sub.add_parser("eval", help="score the engine on a question file (tests/data/dev.jsonl format)")
     ev.add_argument("file")
     ev.add_argument("-v", "--verbose", action="store_true", help="show every question, not only wrong ones")
     ev.set_defaults(func=cmd_eval)

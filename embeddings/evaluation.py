@@ -1,4 +1,4 @@
-"""Score answers against a question file (format of eval/README.md): facts, sources, refusals and
+"""Score answers against a question file (format of tests/data/README.md): facts, sources, refusals and
 citation integrity. Used by the tests and by ``casebot eval``."""
 
 from __future__ import annotations

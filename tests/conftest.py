@@ -15,8 +15,7 @@ from embeddings.config import PROJECT_ROOT, load_config  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
 
 REPO_SEEDS = PROJECT_ROOT / "seeds"
-SHARED = PROJECT_ROOT.parent / "shared"
-DEV_SET = SHARED / "eval" / "dev.jsonl"
+DEV_SET = PROJECT_ROOT / "tests" / "data" / "dev.jsonl"
 CALIBRATION_SET = PROJECT_ROOT / "tests" / "data" / "calibration.jsonl"
 
 

@@ -20,8 +20,6 @@ def _run(engine, path):
 
 @pytest.fixture(scope="module")
 def dev_results(repo_engine):
-    if not DEV_SET.exists():
-        pytest.skip(f"{DEV_SET} not present")
     return _run(repo_engine, DEV_SET)
 
 
