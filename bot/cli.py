@@ -22,10 +22,10 @@ def _err(message: str) -> None:
     print(f"casebot: {message}", file=sys.stderr, flush=True)
 
 
-def _config(args):
+def _config(args, **overrides):
     from embeddings.config import load_config
 
-    return load_config(args.config, paths__seeds=args.seeds, paths__index=args.index)
+    return load_config(args.config, paths__seeds=args.seeds, paths__index=args.index, **overrides)
 
 
 def _engine(args):
@@ -142,14 +142,42 @@ def cmd_sources(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from embeddings.evaluation import evaluate_file
+    from embeddings.engine import Engine
+    from embeddings.evaluation import evaluate, load_questions, table
 
-    engine = _engine(args)
-    summary = evaluate_file(engine, Path(args.file), Path(_config(args).paths.seeds))
-    for row in summary["rows"]:
-        if not row["right"] or args.verbose:
-            print(f"{'ok ' if row['right'] else 'BAD'} {row['id']}: {row['question']}\n    {row['why']}")
-    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}))
+    items = load_questions(Path(args.file))
+    readers = [r for spec in (args.reader or [None]) for r in (spec.split(",") if spec else [None])]
+    summaries, encoder = {}, None
+    for reader in readers:
+        config = _config(args, reader__backend=reader)
+        engine = Engine.open(config, encoder=encoder)
+        encoder = engine.encoder
+        summary = evaluate(engine, items, Path(config.paths.seeds))
+        name = engine.reader.name if engine.reader else "none"
+        summaries[name] = {k: v for k, v in summary.items() if k != "rows"}
+        for row in summary["rows"]:
+            if not row["right"] or args.verbose:
+                print(f"[{name}] {'ok ' if row['right'] else 'BAD'} {row['id']}: {row['question']}\n    {row['why']}")
+        del engine
+    print(table(summaries))
+    print(json.dumps(summaries))
+    return 0
+
+
+def cmd_setup_reader(args) -> int:
+    from embeddings.reader_model import KNOWN_MODELS, install, spec_for
+
+    config = _config(args)
+    path = Path(config.reader.model)
+    spec = KNOWN_MODELS.get(args.model) if args.model else spec_for(path)
+    if spec is None:
+        _err(f"{path.name} is not a model casebot knows how to fetch ({', '.join(KNOWN_MODELS)}); "
+             "point [reader] model at a GGUF you have, with its sha256")
+        return EXIT_USAGE
+    if args.model:
+        path = path.with_name(spec.file_name)
+    install(spec, path, lambda line: print(line, file=sys.stderr, flush=True))
+    print(path)
     return 0
 
 
@@ -196,7 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score the engine on a question file (tests/data/dev.jsonl format)")
     ev.add_argument("file")
     ev.add_argument("-v", "--verbose", action="store_true", help="show every question, not only wrong ones")
+    ev.add_argument("--reader", action="append", metavar="BACKEND",
+                    help="llama, openai or none (repeat, or separate with commas, to compare side by side)")
     ev.set_defaults(func=cmd_eval)
+
+    setup_reader = sub.add_parser("setup-reader", help="download, assemble and check the reader model (scripts/setup runs it)")
+    setup_reader.add_argument("--model", help="a known model to fetch instead of the configured one: "
+                                              "qwen2.5-coder-1.5b or qwen2.5-coder-0.5b")
+    setup_reader.set_defaults(func=cmd_setup_reader)
 
     feedback = sub.add_parser("feedback", help="summarise the 👍/👎 votes from Discord")
     feedback.set_defaults(func=cmd_feedback)

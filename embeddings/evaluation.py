@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 _PLAIN = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
@@ -49,42 +50,102 @@ def citation_problems(answer: dict, seeds: dict[str, str]) -> list[str]:
 
 
 def judge(item: dict, answer: dict, seeds: dict[str, str]) -> dict:
+    """One question's outcome: for answerable ones right / wrong / declined, for the others
+    declined / answered; an answer whose citations don't check out is never right."""
     problems = citation_problems(answer, seeds)
     text = normalize(answer.get("answer", ""))
     cited = {c["doc_id"] for c in answer.get("citations", [])}
+    answered = bool(answer.get("answered"))
     evidence_found = None
     if item.get("evidence"):
         evidence_found = any(normalize(item["evidence"]) in normalize(p["text"]) for p in answer.get("passages", [])[:5])
     if item["kind"] == "out_of_scope":
-        right = not answer.get("answered")
+        right = not answered
+        outcome = "declined" if right else "answered"
         why = "declined" if right else f"answered: {answer.get('answer', '')[:160]}"
     else:
         missing = [g for g in item["expect"] if not any(normalize(s) in text for s in g)]
         source_ok = not item["sources"] or bool(cited & set(item["sources"]))
-        right = bool(answer.get("answered")) and not missing and source_ok
+        right = answered and not missing and source_ok
+        outcome = "right" if right else "wrong" if answered else "declined"
         why = ("right" if right else
-               "declined" if not answer.get("answered") else
+               "declined" if not answered else
                f"missing {missing}" if missing else f"cited {sorted(cited)}, wanted {item['sources']}")
-    right = right and not problems
     if problems:
+        right = False
+        outcome = "wrong" if answered else outcome
         why += "; " + "; ".join(problems)
-    return {"id": item.get("id"), "question": item["question"], "kind": item["kind"], "right": right,
+    return {"id": item.get("id"), "question": item["question"], "kind": item["kind"],
+            "category": item.get("category"), "right": right, "outcome": outcome, "answered": answered,
             "integrity": not problems, "evidence_found": evidence_found, "why": why}
 
 
-def evaluate_file(engine, path: Path, seeds_dir: Path) -> dict:
-    seeds = seed_texts(seeds_dir)
-    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [judge(item, engine.ask(item["question"]).to_json(), seeds) for item in items]
+def load_questions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def summarize(rows: list[dict]) -> dict:
+    """The split the legal-AI studies report, plus citation integrity and time per question."""
     facts = [r for r in rows if r["kind"] == "fact"]
     oos = [r for r in rows if r["kind"] == "out_of_scope"]
+    answered = [r for r in rows if r["answered"]]
+    wrong = [r for r in answered if not r["right"]]
     ev = [r for r in rows if r["evidence_found"] is not None]
+    count = lambda group, outcome: sum(r["outcome"] == outcome for r in group)  # noqa: E731
+    secs = sorted(r.get("seconds", 0.0) for r in rows)
     return {
         "questions": len(rows),
-        "right": sum(r["right"] for r in rows),
-        "facts_right": f"{sum(r['right'] for r in facts)}/{len(facts)}",
-        "declined_right": f"{sum(r['right'] for r in oos)}/{len(oos)}",
+        "answerable": len(facts),
+        "answerable_right": count(facts, "right"),
+        "answerable_wrong": count(facts, "wrong"),
+        "answerable_declined": count(facts, "declined"),
+        "unanswerable": len(oos),
+        "unanswerable_declined": count(oos, "declined"),
+        "unanswerable_answered": count(oos, "answered"),
+        "answered": len(answered),
+        "wrong_among_answered": len(wrong),
         "citation_integrity": f"{sum(r['integrity'] for r in rows)}/{len(rows)}",
         "evidence_in_top5": f"{sum(r['evidence_found'] for r in ev)}/{len(ev)}",
-        "rows": rows,
+        "seconds_per_question_p50": round(secs[len(secs) // 2], 3) if secs else 0.0,
+        "seconds_per_question_mean": round(sum(secs) / len(secs), 3) if secs else 0.0,
     }
+
+
+def evaluate(engine, items: list[dict], seeds_dir: Path) -> dict:
+    seeds = seed_texts(seeds_dir)
+    rows = []
+    for item in items:
+        t0 = time.perf_counter()
+        answer = engine.ask(item["question"]).to_json()
+        row = judge(item, answer, seeds)
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+    return {**summarize(rows), "rows": rows}
+
+
+def evaluate_file(engine, path: Path, seeds_dir: Path) -> dict:
+    return evaluate(engine, load_questions(path), seeds_dir)
+
+
+def _share(n: int, d: int) -> str:
+    return f"{n}/{d} ({n / d:.2f})" if d else "–"
+
+
+def table(summaries: dict[str, dict]) -> str:
+    """A side-by-side table of summaries, one column per reader."""
+    lines = [
+        ("answerable: right", lambda s: _share(s["answerable_right"], s["answerable"])),
+        ("answerable: wrong", lambda s: _share(s["answerable_wrong"], s["answerable"])),
+        ("answerable: declined", lambda s: _share(s["answerable_declined"], s["answerable"])),
+        ("unanswerable: declined", lambda s: _share(s["unanswerable_declined"], s["unanswerable"])),
+        ("unanswerable: answered", lambda s: _share(s["unanswerable_answered"], s["unanswerable"])),
+        ("wrong among answered", lambda s: _share(s["wrong_among_answered"], s["answered"])),
+        ("citation integrity", lambda s: s["citation_integrity"]),
+        ("seconds per question (p50)", lambda s: f"{s['seconds_per_question_p50']:.3f}"),
+    ]
+    names = list(summaries)
+    cells = [[label] + [fmt(summaries[n]) for n in names] for label, fmt in lines]
+    widths = [max(len(row[i]) for row in cells + [[""] + names]) for i in range(len(names) + 1)]
+    out = ["  ".join([" " * widths[0]] + [n.ljust(w) for n, w in zip(names, widths[1:])])]
+    out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in cells]
+    return "\n".join(out)
