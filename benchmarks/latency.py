@@ -39,7 +39,7 @@ def pct(values: list[float], p: float) -> float:
 
 def questions() -> list[str]:
     out = []
-    for path in (ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT / "tests" / "data" / "calibration.jsonl"):
+    for path in (ROOT / "tests" / "data" / "dev.jsonl", ROOT / "tests" / "data" / "calibration.jsonl"):
         if path.exists():
             out += [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
     return out or ["How much did Facebook agree to pay over facial recognition in Illinois?"]
@@ -62,7 +62,9 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="casebot-bench-"))
     try:
-        config = load_config(env={}, paths__seeds=str(ROOT / "seeds"), paths__index=str(work / "index"))
+        # The extractive path alone; benchmarks/reader_latency.py measures the reader.
+        config = load_config(env={"CASEBOT_READER_BACKEND": "none"}, paths__seeds=str(ROOT / "seeds"),
+                             paths__index=str(work / "index"))
         encoder = Encoder(config.model.name, config.model.batch_size, config.model.device)
         encoder.model  # load outside the timings
 
@@ -101,7 +103,8 @@ def main() -> int:
         for _ in range(args.cold_runs):
             t0 = time.perf_counter()
             proc = subprocess.run([*timer, str(casebot), "--seeds", str(ROOT / "seeds"), "--index",
-                                   str(work / "index"), "ask", "Who is David Mutnick?"], capture_output=True, text=True)
+                                   str(work / "index"), "ask", "Who is David Mutnick?"], capture_output=True, text=True,
+                                  env={**os.environ, "CASEBOT_READER_BACKEND": "none"})
             cold.append(time.perf_counter() - t0)
             assert proc.returncode == 0, proc.stderr
             rss = [ln for ln in proc.stderr.splitlines() if ln.startswith("maxrss_kb=")]

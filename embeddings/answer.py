@@ -1,41 +1,34 @@
-"""Extractive answers: the sentences of the retrieved passages that answer the question, each cited.
+"""From candidates to an answer: question → candidate sentences → reader → checks → answer.
 
-No language model runs here, so every word of an answer is a quoted sentence of a seed. Sentences
-are scored by their own similarity to the question (vectors computed at index time), the fused
-score of the passage around them, IDF-weighted coverage of the question's subject words, and
-whether they hold the kind of answer asked for. A question is declined when too many of its words
-occur in no document, when even the best sentence is weak evidence, or when no close sentence holds
-the kind of answer asked for; the nearest passages are still returned.
+Every word of an answer's body is a quoted sentence of a seed, each cited; the only other words are
+the outlet and date ahead of a source's sentences, taken from its metadata and checked like any
+claim. Who decides:
+- with a reader, the reader names the sentence that states the answer (or none), code checks it
+  holds the kind of answer asked for and adds to the question, and a fitted combiner of the reader's
+  confidence and the extractive scores decides whether to answer at all;
+- without one (``[reader] backend = "none"``, or the reader failed), the extractive rules decide: the
+  best sentence's evidence against ``decline_below``, and a close sentence of the asked-for kind.
+Either way a question is declined when too many of its words occur in no document.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numpy as np
-
-from embeddings.answer_type import expected_type, has_type
-from embeddings.config import AnswerSettings
+from embeddings import combiner
+from embeddings.answer_type import has_type
+from embeddings.candidates import Scored, is_title, near_duplicate, score_sentences
+from embeddings.checks import Check, adds_check, kind_check, unsupported_claims
+from embeddings.config import AnswerSettings, ReaderSettings
+from embeddings.errors import ReaderUnavailable
+from embeddings.question import Question
+from embeddings.reader import Reading
 from embeddings.results import Answer, Citation, Passage
 from embeddings.search import Hit
 from embeddings.store import IndexData
 
-SENTENCE_POOL = 8          # passages whose sentences compete for the answer
-TERM_WEIGHT = 0.35         # weight of question-term coverage next to cosine similarity
-RANK_WEIGHT = 0.05         # small preference for sentences in higher-ranked passages
-SENTENCE_SHARE = 0.4       # sentence cosine vs. the fused score of the passage around it (context)
-CONTEXT_SHARE = 0.5        # a question term found only in the passage's outlet/date/title counts half
-TYPE_BONUS = 0.15          # the sentence holds the kind of words the question asks for
-RUNNER_UP_MARGIN = 0.25    # a further sentence is quoted only if it scores this close to the best
-TYPE_SEARCH_DEPTH = 6      # how far down the ranking to look for a sentence of the asked-for kind
-TYPE_MARGIN = 0.25
-TITLE_MARGIN = 0.05        # a headline beside better sentences adds little: quote it only if nearly best
-CONFLICT_MIN_COSINE = 0.2  # a sentence with a differing figure must still be about the question
-UNKNOWN_SHARE_DECLINE = 0.4  # decline when this share of the question's words occurs in no document...
-UNKNOWN_MIN_WORDS = 3        # ...and at least this many (two paraphrased words are not a missing topic)
-FULL_MATCH_BONUS = 0.1     # evidence bonus for a sentence holding all of the question's subject words
-MIN_QUOTE_WORDS = 4        # fragments shorter than this are not worth quoting on their own
 DECLINE_TEXT = "The documents I have don't cover this question."
 
 _FIGURE = re.compile(r"(?:\$\s?)?\b\d[\d,.]*\s*(?:billion|million|thousand|percent|%)?", re.IGNORECASE)
@@ -43,76 +36,171 @@ _SCALE = re.compile(r"\b(billion|million|thousand)\b", re.IGNORECASE)
 
 
 @dataclass
-class Scored:
-    sid: int            # sentence row
-    row: int            # chunk row it was found in
-    rank: int           # rank of that chunk among hits
-    cosine: float
-    coverage: float
-    score: float        # ranks sentences for the answer
-    evidence: float     # how well the sentence supports an answer at all; compared with decline_below
+class Decision:
+    """What to quote (best first), or nothing; and why."""
+
+    picked: list[Scored]
+    checks: list[Check] = field(default_factory=list)
+    note: str | None = None
+    reading: Reading | None = None
+    features: list[float] | None = None   # the combiner's inputs (embeddings/combiner.py)
+    probability: float | None = None
 
 
-def score_sentences(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str,
-                    q_terms: set[str]) -> list[Scored]:
-    """Blend of sentence and passage similarity, weighted term coverage, and answer-type fit."""
-    weights = data.bm25.idf(sorted(q_terms)) if q_terms else {}
-    total = sum(weights.values())
-    kind = expected_type(question)
-    rows: list[tuple[int, Hit, int]] = []
-    seen: set[int] = set()
-    for rank, hit in enumerate(hits[:SENTENCE_POOL]):
-        for sid in data.chunks[hit.row].sentence_ids:
-            if sid not in seen and len(data.sentences[sid].text.split()) >= MIN_QUOTE_WORDS:
-                seen.add(sid)
-                rows.append((sid, hit, rank))
-    if not rows:
-        return []
-    sids = np.array([r[0] for r in rows])
-    cosines = data.sentence_vectors[sids] @ qvec
-    out = []
-    for (sid, hit, rank), cosine in zip(rows, cosines.tolist()):
-        toks = data.sentence_terms(sid)
-        own = q_terms & toks
-        ctx = (q_terms & data.context_terms(hit.row)) - own
-        coverage = (sum(weights[t] for t in own) + CONTEXT_SHARE * sum(weights[t] for t in ctx)) / total if total else 0.0
-        similarity = SENTENCE_SHARE * cosine + (1 - SENTENCE_SHARE) * hit.fused
-        score = similarity + TERM_WEIGHT * coverage + RANK_WEIGHT / (1 + rank)
-        if has_type(data.sentences[sid].text, kind, question):
-            score += TYPE_BONUS
-        # Evidence leaves out what is relative to this question's candidates (normalized BM25,
-        # rank, answer type): a question about nothing in the documents must score low here.
-        evidence = SENTENCE_SHARE * cosine + (1 - SENTENCE_SHARE) * hit.dense + TERM_WEIGHT * coverage
-        if q_terms and own == q_terms:
-            # Every subject word of the question is in this very sentence ("Who is Warren
-            # Driechel?"): strong evidence even where the model knows too little of a name.
-            evidence += FULL_MATCH_BONUS
-        out.append(Scored(sid, hit.row, rank, cosine, coverage, score, evidence))
-    out.sort(key=lambda s: -s.score)
-    return out
+def candidate_line(data: IndexData, c: Scored) -> str:
+    """A sentence as the reader sees it: headed by its outlet and date when known, so "who
+    reported" and "when" can be read off it."""
+    doc = data.documents[data.sentences[c.sid].doc_key]
+    head = ", ".join(p for p in (doc.outlet, doc.published) if p)
+    text = data.sentences[c.sid].text
+    return f"({head}) {text}" if head else text
 
 
-def _is_title(data: IndexData, s: Scored) -> bool:
-    sentence = data.sentences[s.sid]
-    return sentence.text == " ".join(data.documents[sentence.doc_key].title.split())
+def decide_extractive(q: Question, data: IndexData, scored: list[Scored], s: AnswerSettings) -> Decision:
+    best = max(c.evidence for c in scored)
+    if best < s.decline_below:
+        return Decision([], [Check("evidence", False, f"best evidence {best:.2f} < decline_below {s.decline_below}")])
+    picked = _ensure_type(data, q, scored, _pick(data, scored, s), s)
+    if picked is None:
+        return Decision([], [Check("kind", False, f"asks for a {q.kind}; no close sentence holds one")],
+                        note="The passages found do not hold the kind of answer asked for (a date, a figure, a name...).")
+    return Decision(picked, [Check("evidence", True, f"best evidence {best:.2f} ≥ decline_below {s.decline_below}")])
 
 
-def _pick(data: IndexData, scored: list[Scored], settings: AnswerSettings) -> list[Scored]:
+def decide_with_reader(q: Question, data: IndexData, scored: list[Scored], reading: Reading,
+                       s: AnswerSettings, r: ReaderSettings) -> Decision:
+    shown = scored[: len(reading.p_sentences)]
+    # The reader's choice, tempered by the extractive score (choice_weight: the weight of the reader's
+    # log-probability next to it); the highest first.
+    order = sorted(range(len(shown)), key=lambda i: -(shown[i].score + r.choice_weight * math.log(reading.p_sentences[i] + 1e-9)))
+    top = order[0]
+    checks = [Check("reader", reading.p_sentences[top] > reading.p_none,
+                    f"p(none) {reading.p_none:.2f}; sentence {top + 1} p {reading.p_sentences[top]:.2f}")]
+    chosen = None
+    for i in order:
+        text = data.sentences[shown[i].sid].text
+        failed = [c for c in (kind_check(q, text), adds_check(q, data, shown[i].sid)) if not c.passed]
+        if not failed:
+            chosen = i
+            break
+        checks += [Check(c.check, False, f"sentence {i + 1} dropped: {c.detail}") for c in failed]
+    if chosen is None:
+        return Decision([], checks, reading=reading)
+    x = combiner.features(reading.confidence(chosen), shown[chosen].evidence, max(c.evidence for c in scored),
+                          shown[chosen].coverage, q.kind is not None, len(q.unknown) / max(1, len(q.terms)))
+    p = combiner.probability(r.bias, r.weights, x)
+    ok = p >= r.answer_above
+    checks.append(Check("combiner", ok, f"sentence {chosen + 1}: P(right) {p:.2f} {'≥' if ok else '<'} {r.answer_above}"))
+    if not ok:
+        return Decision([], checks, reading=reading, features=x, probability=p)
+    picked = [shown[chosen]]
+    for i in order:
+        if len(picked) >= s.max_sentences:
+            break
+        if reading.p_sentences[i] < r.also_quote * reading.p_sentences[chosen]:
+            continue
+        c = shown[i]
+        text = data.sentences[c.sid].text
+        if i == chosen or any(near_duplicate(text, data.sentences[p_.sid].text) for p_ in picked):
+            continue
+        if adds_check(q, data, c.sid).passed:
+            picked.append(c)
+    return Decision(picked, checks, reading=reading, features=x, probability=p)
+
+
+def compose(q: Question, data: IndexData, hits: list[Hit], s: AnswerSettings, top_k: int,
+            reader=None, r: ReaderSettings | None = None) -> Answer:
+    passages = passages_for(data, hits, top_k)
+    reader_name = reader.name if reader is not None else "none"
+
+    def declined(checks: list[Check], note: str | None = None) -> Answer:
+        return Answer(q.text, False, DECLINE_TEXT, [], passages, data.version, note=note,
+                      reader=reader_name, checks=[c.to_json() for c in checks])
+
+    if len(q.unknown) >= s.unknown_min_words and len(q.unknown) / max(1, len(q.terms)) >= s.unknown_share_decline:
+        return declined([Check("unknown_words", False, f"{len(q.unknown)} of the question's words occur in no document")],
+                        note=f"These words of the question appear nowhere in the documents: {', '.join(q.unknown)}.")
+    scored = score_sentences(data, hits, q, s)
+    if not scored:
+        return declined([Check("evidence", False, "no quotable sentence retrieved")])
+    decision = None
+    if reader is not None:
+        try:
+            reading = reader.read(q.text, [candidate_line(data, c) for c in scored[: r.candidates]])
+            decision = decide_with_reader(q, data, scored, reading, s, r)
+        except ReaderUnavailable as exc:
+            reader_name = f"none (reader failed: {exc})"
+    if decision is None:
+        decision = decide_extractive(q, data, scored, s)
+    answer = (_assemble(q, data, hits, decision, s, passages, reader_name) if decision.picked
+              else declined(decision.checks, decision.note))
+    if decision.reading is not None:
+        answer.timings_ms["reader"] = decision.reading.seconds * 1e3
+    answer.decision = decision
+    return answer
+
+
+def _assemble(q: Question, data: IndexData, hits: list[Hit], decision: Decision, s: AnswerSettings,
+              passages: list[Passage], reader_name: str) -> Answer:
+    picked, note = decision.picked, decision.note
+    conflict = _conflicting_figure(data, hits, q, picked, s)
+    if conflict:
+        picked = picked[: s.max_sentences - 1] + [conflict[0]]
+        note = conflict[1]
+    parts, leads, citations = [], [], []
+    previous_doc = None
+    for c in _order(data, picked):
+        sentence = data.sentences[c.sid]
+        doc = data.documents[sentence.doc_key]
+        n = len(citations) + 1
+        citations.append(Citation(n=n, doc_id=doc.doc_id, title=doc.title, outlet=doc.outlet,
+                                  published=doc.published, url=doc.url, quote=sentence.text,
+                                  chunk_id=data.chunks[c.row].chunk_id, page=doc.page))
+        lead = attribution(doc) if sentence.doc_key != previous_doc else ""
+        leads.append(lead)
+        parts.append(f"{lead}{sentence.text} [{n}]")
+        previous_doc = sentence.doc_key
+    # Words that are not quotes may state no figure or name the cited sources do not hold: the
+    # leads (outlet and date) and the figures of the note, which come from sentences quoted here.
+    sources = [f"{c.quote} {c.outlet or ''} {c.published or ''} {c.title} {c.doc_id}" for c in citations]
+    unsupported = unsupported_claims(" ".join(leads), sources) + unsupported_claims(note or "", sources, names=False)
+    checks = decision.checks + [Check("supported", not unsupported,
+                                      "every figure and name outside the quotes is in a cited source"
+                                      if not unsupported else f"unsupported: {', '.join(unsupported)}")]
+    if unsupported:
+        note = None
+    return Answer(q.text, True, " ".join(parts), citations, passages, data.version, note=note,
+                  reader=reader_name, checks=[c.to_json() for c in checks])
+
+
+def _pick(data: IndexData, scored: list[Scored], s: AnswerSettings) -> list[Scored]:
     """The best sentence, plus close runners-up that add something."""
     best = scored[0]
     picked = [best]
-    for s in scored[1:]:
-        if len(picked) >= settings.max_sentences:
+    for c in scored[1:]:
+        if len(picked) >= s.max_sentences:
             break
-        text = data.sentences[s.sid].text
-        if s.evidence < settings.decline_below - 0.1 or s.score < best.score - RUNNER_UP_MARGIN:
+        text = data.sentences[c.sid].text
+        if c.evidence < s.decline_below - 0.1 or c.score < best.score - s.runner_up_margin:
             continue
-        if _is_title(data, s) and s.score < best.score - TITLE_MARGIN:
+        if is_title(data, c) and c.score < best.score - s.title_margin:
             continue
-        if any(_near_duplicate(text, data.sentences[p.sid].text) for p in picked):
+        if any(near_duplicate(text, data.sentences[p.sid].text) for p in picked):
             continue
-        picked.append(s)
+        picked.append(c)
     return picked
+
+
+def _ensure_type(data: IndexData, q: Question, scored: list[Scored], picked: list[Scored],
+                 s: AnswerSettings) -> list[Scored] | None:
+    """The question asks for a date, a figure, a court...: quote a close sentence that holds one,
+    or return None (decline) when no close sentence does."""
+    if q.kind is None or any(has_type(data.sentences[c.sid].text, q.kind, q.text) for c in picked):
+        return picked
+    for c in scored[1: s.type_search_depth]:
+        if c.score >= scored[0].score - s.type_margin and has_type(data.sentences[c.sid].text, q.kind, q.text):
+            return (picked[: s.max_sentences - 1] + [c]) if c not in picked else picked
+    return None
 
 
 def _scaled_figures(text: str) -> dict[str, set[str]]:
@@ -125,17 +213,16 @@ def _scaled_figures(text: str) -> dict[str, set[str]]:
     return out
 
 
-def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, question: str,
-                        q_terms: set[str], picked: list[Scored]) -> tuple[Scored, str] | None:
+def _conflicting_figure(data: IndexData, hits: list[Hit], q: Question, picked: list[Scored],
+                        s: AnswerSettings) -> tuple[Scored, str] | None:
     """Another source giving a different figure of the same scale for what the answer quotes
     (20 billion photos in one article, 3 billion people in another): (its sentence, a note)."""
     best = picked[0]
-    best_text = data.sentences[best.sid].text
-    best_figures = _scaled_figures(best_text)
+    best_figures = _scaled_figures(data.sentences[best.sid].text)
     if not best_figures:
         return None
     # Only the same subject counts: a figure about another company or case is no disagreement.
-    names = _names(question)
+    names = _names(q.text)
     if not names:
         return None
     picked_docs = {data.sentences[p.sid].doc_key for p in picked}
@@ -148,12 +235,12 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], qvec: np.ndarray, ques
                 continue
             figures = _scaled_figures(sentence.text)
             shared = [k for k in figures if k in best_figures and figures[k] != best_figures[k]]
-            if not shared or not q_terms & data.sentence_terms(sid):
+            if not shared or not q.terms & data.sentence_terms(sid):
                 continue
             if not any(n in sentence.text.lower() for n in names):
                 continue
-            cosine = float(data.sentence_vectors[sid] @ qvec)
-            if cosine >= CONFLICT_MIN_COSINE and (found is None or cosine > found.cosine):
+            cosine = float(data.sentence_vectors[sid] @ q.vector)
+            if cosine >= s.conflict_min_cosine and (found is None or cosine > found.cosine):
                 found = Scored(sid, hit.row, rank, cosine, 0.0, cosine, cosine)
                 scale, found_figures = shared[0], figures[shared[0]]
     if found is None:
@@ -176,19 +263,12 @@ def _source_figure(data: IndexData, sid: int, figures: set[str]) -> str:
     return f"{' / '.join(sorted(figures))} ({where})"
 
 
-def _near_duplicate(candidate: str, kept: str) -> bool:
-    """The candidate adds little: most of its words are already in a kept sentence
-    (syndicated copies of one wire story, a title repeated in its excerpt)."""
-    words = set(candidate.lower().split())
-    return len(words - set(kept.lower().split())) / max(1, len(words)) < 0.3
-
-
 def _order(data: IndexData, picked: list[Scored]) -> list[Scored]:
     """Readable order: documents in order of their best sentence, sentences in text order within one."""
     doc_rank: dict[str, int] = {}
-    for s in picked:
-        doc_rank.setdefault(data.sentences[s.sid].doc_key, len(doc_rank))
-    return sorted(picked, key=lambda s: (doc_rank[data.sentences[s.sid].doc_key], s.sid))
+    for c in picked:
+        doc_rank.setdefault(data.sentences[c.sid].doc_key, len(doc_rank))
+    return sorted(picked, key=lambda c: (doc_rank[data.sentences[c.sid].doc_key], c.sid))
 
 
 def passages_for(data: IndexData, hits: list[Hit], top_k: int) -> list[Passage]:
@@ -202,41 +282,6 @@ def passages_for(data: IndexData, hits: list[Hit], top_k: int) -> list[Passage]:
     return out
 
 
-def compose(question: str, data: IndexData, hits: list[Hit], qvec: np.ndarray,
-            settings: AnswerSettings, top_k: int) -> Answer:
-    passages = passages_for(data, hits, top_k)
-    q_terms = data.bm25.question_terms(question)
-    unknown = data.bm25.unknown_words(question)
-    if len(unknown) >= UNKNOWN_MIN_WORDS and len(unknown) / len(q_terms) >= UNKNOWN_SHARE_DECLINE:
-        return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
-                      note=f"These words of the question appear nowhere in the documents: {', '.join(unknown)}.")
-    scored = score_sentences(data, hits, qvec, question, q_terms)
-    if not scored or max(s.evidence for s in scored) < settings.decline_below:
-        return Answer(question, False, DECLINE_TEXT, [], passages, data.version)
-    picked = _ensure_type(data, question, scored, _pick(data, scored, settings), settings)
-    if picked is None:
-        return Answer(question, False, DECLINE_TEXT, [], passages, data.version,
-                      note="The passages found do not hold the kind of answer asked for (a date, a figure, a name...).")
-    note = None
-    conflict = _conflicting_figure(data, hits, qvec, question, q_terms, picked)
-    if conflict:
-        picked = picked[: settings.max_sentences - 1] + [conflict[0]]
-        note = conflict[1]
-    parts, citations = [], []
-    previous_doc = None
-    for s in _order(data, picked):
-        sentence = data.sentences[s.sid]
-        doc = data.documents[sentence.doc_key]
-        n = len(citations) + 1
-        citations.append(Citation(n=n, doc_id=doc.doc_id, title=doc.title, outlet=doc.outlet,
-                                  published=doc.published, url=doc.url, quote=sentence.text,
-                                  chunk_id=data.chunks[s.row].chunk_id, page=doc.page))
-        lead = attribution(doc) if sentence.doc_key != previous_doc else ""
-        parts.append(f"{lead}{sentence.text} [{n}]")
-        previous_doc = sentence.doc_key
-    return Answer(question, True, " ".join(parts), citations, passages, data.version, note=note)
-
-
 def attribution(doc) -> str:
     """"Cook County Record (2020-02-18): " ahead of a source's sentences: who said it, and when."""
     if doc.outlet and doc.published:
@@ -244,16 +289,3 @@ def attribution(doc) -> str:
     if doc.outlet or doc.published:
         return f"{doc.outlet or doc.published}: "
     return ""
-
-
-def _ensure_type(data: IndexData, question: str, scored: list[Scored], picked: list[Scored],
-                 settings: AnswerSettings) -> list[Scored] | None:
-    """The question asks for a date, a figure, a court...: quote a close sentence that holds one,
-    or return None (decline) when no close sentence does."""
-    kind = expected_type(question)
-    if kind is None or any(has_type(data.sentences[s.sid].text, kind, question) for s in picked):
-        return picked
-    for s in scored[1:TYPE_SEARCH_DEPTH]:
-        if s.score >= scored[0].score - TYPE_MARGIN and has_type(data.sentences[s.sid].text, kind, question):
-            return (picked[: settings.max_sentences - 1] + [s]) if s not in picked else picked
-    return None

@@ -46,6 +46,40 @@ class Retrieval:
 class AnswerSettings:
     max_sentences: int
     decline_below: float
+    sentence_pool: int
+    term_weight: float
+    rank_weight: float
+    sentence_share: float
+    context_share: float
+    type_bonus: float
+    runner_up_margin: float
+    type_search_depth: int
+    type_margin: float
+    title_margin: float
+    conflict_min_cosine: float
+    unknown_share_decline: float
+    unknown_min_words: int
+    full_match_bonus: float
+    min_quote_words: int
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    backend: str
+    model: Path
+    sha256: str
+    threads: int
+    context: int
+    timeout_s: float
+    base_url: str
+    api_model: str
+    api_key_env: str
+    candidates: int
+    choice_weight: float
+    bias: float
+    weights: tuple
+    answer_above: float
+    also_quote: float
 
 
 @dataclass(frozen=True)
@@ -75,6 +109,7 @@ class Config:
     retrieval: Retrieval
     answer: AnswerSettings
     index: IndexSettings
+    reader: ReaderSettings
     discord: DiscordSettings = field(default_factory=lambda: DiscordSettings(0, 10.0, 3))
 
 
@@ -85,6 +120,7 @@ _SECTIONS = {
     "retrieval": Retrieval,
     "answer": AnswerSettings,
     "index": IndexSettings,
+    "reader": ReaderSettings,
     "discord": DiscordSettings,
 }
 
@@ -103,6 +139,9 @@ def _coerce(section: str, key: str, value, kind):
     try:
         if kind is Path:
             return Path(value)
+        if kind is tuple:
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(float(v) for v in items)
         if kind is bool:
             return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
         return kind(value)
@@ -126,7 +165,7 @@ def load_config(path: Path | None = None, env: dict | None = None, **overrides) 
     for section in data:
         if section in _SECTIONS:
             for key, value in list(data[section].items()):
-                if section == "paths" and not Path(value).is_absolute():
+                if (section == "paths" or (section, key) == ("reader", "model")) and not Path(value).is_absolute():
                     data[section][key] = str(PROJECT_ROOT / value)
     for section, cls in _SECTIONS.items():
         for f in dataclasses.fields(cls):
@@ -146,7 +185,7 @@ def load_config(path: Path | None = None, env: dict | None = None, **overrides) 
         for f in dataclasses.fields(cls):
             if f.name not in values:
                 raise ConfigError(f"config [{section}] is missing {f.name}")
-            kind = {"Path": Path, "int": int, "float": float, "str": str, "bool": bool}[
+            kind = {"Path": Path, "int": int, "float": float, "str": str, "bool": bool, "tuple": tuple}[
                 f.type if isinstance(f.type, str) else f.type.__name__
             ]
             kwargs[f.name] = _coerce(section, f.name, values[f.name], kind)

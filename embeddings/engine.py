@@ -13,6 +13,8 @@ from embeddings.build import build_index, chunking_identity, model_identity, onn
 from embeddings.config import Config
 from embeddings.documents import Document
 from embeddings.encoder import Encoder
+from embeddings.question import Question
+from embeddings.reader import GuardedReader, make_reader
 from embeddings.errors import CasebotError, EmptyQuestion, IndexMissing
 from embeddings.results import Answer, BuildReport
 from embeddings.search import hybrid_search
@@ -27,10 +29,13 @@ def _stderr(line: str) -> None:
 class Engine:
     """Holds one loaded index version; ``reindex`` swaps in a new one while ``ask`` keeps serving."""
 
-    def __init__(self, config: Config, encoder: Encoder, data: store.IndexData, log: Callable[[str], None]):
+    def __init__(self, config: Config, encoder: Encoder, data: store.IndexData, log: Callable[[str], None],
+                 reader: GuardedReader | None = None):
         self.config = config
         self.encoder = encoder  # builds; its torch model loads only when a build embeds something
         self.query_encoder = query_encoder(config, encoder)
+        # The reader model loads once per process; an engine may be handed one already loaded.
+        self.reader = reader if reader is not None else make_reader(config.reader, log)
         self._data = data
         self._log = log
         self._build_lock = threading.Lock()
@@ -39,7 +44,7 @@ class Engine:
 
     @classmethod
     def open(cls, config: Config, encoder: Encoder | None = None, build_if_missing: bool = True,
-             log: Callable[[str], None] | None = None) -> "Engine":
+             log: Callable[[str], None] | None = None, reader: GuardedReader | None = None) -> "Engine":
         log = log or _stderr
         encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
         try:
@@ -51,7 +56,7 @@ class Engine:
             report = build_index(config, encoder, log=log, progress=True)
             log(f"indexed {report.documents} documents as {report.chunks} passages in {report.seconds:.1f} s")
             data = load_index(config, encoder)
-        return cls(config, encoder, data, log)
+        return cls(config, encoder, data, log, reader)
 
     @property
     def index_version(self) -> str:
@@ -77,10 +82,11 @@ class Engine:
         timings = {"embed": (t1 - t0) * 1e3}
         hits = hybrid_search(data, qvec, question, self.config.retrieval, timings)
         t2 = time.perf_counter()
-        answer = compose(question, data, hits, qvec, self.config.answer, self.config.retrieval.top_k)
+        answer = compose(Question.make(question, qvec, data), data, hits, self.config.answer,
+                         self.config.retrieval.top_k, self.reader, self.config.reader)
         t3 = time.perf_counter()
         timings.update(search=(t2 - t1) * 1e3, compose=(t3 - t2) * 1e3, total=(t3 - t0) * 1e3)
-        answer.timings_ms = timings
+        answer.timings_ms = {**timings, **answer.timings_ms}
         return answer
 
     def reindex(self, full: bool = False, progress: bool = False) -> BuildReport:

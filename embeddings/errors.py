@@ -44,3 +44,7 @@ class EmptyQuestion(CasebotError):
 
 class ModelUnavailable(CasebotError):
     """The configured embedding model cannot be loaded offline."""
+
+
+class ReaderUnavailable(CasebotError):
+    """The reader model or endpoint cannot be used (not installed, missing, fails its checksum, down)."""

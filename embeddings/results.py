@@ -42,6 +42,9 @@ class Answer:
     index_version: str
     timings_ms: dict = field(default_factory=dict)
     note: str | None = None    # e.g. "Sources disagree ..." shown under the answer
+    reader: str = "none"       # which reader decided ("llama:<file>", "openai:<model>", "none")
+    checks: list[dict] = field(default_factory=list)  # what code checked, and what it dropped or refused
+    decision: object = field(default=None, repr=False, compare=False)  # the answer stage's trace; not in JSON
 
     def to_json(self) -> dict:
         """The CLI/JSON contract of docs/design.md."""
@@ -57,6 +60,8 @@ class Answer:
                 {"rank": p.rank, "score": round(p.score, 4), "doc_id": p.doc_id, "chunk_id": p.chunk_id, "text": p.text}
                 for p in self.passages
             ],
+            "reader": self.reader,
+            "checks": self.checks,
             "index_version": self.index_version,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

@@ -17,6 +17,9 @@ from embeddings.encoder import Encoder  # noqa: E402
 REPO_SEEDS = PROJECT_ROOT / "seeds"
 DEV_SET = PROJECT_ROOT / "tests" / "data" / "dev.jsonl"
 CALIBRATION_SET = PROJECT_ROOT / "tests" / "data" / "calibration.jsonl"
+# Tests of everything but the reader run the extractive path (the reader's own fallback): the reader
+# model is loaded once, by tests/test_reader.py.
+EXTRACTIVE = {"CASEBOT_READER_BACKEND": "none"}
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +29,8 @@ def _hermetic_env(monkeypatch, tmp_path):
         if name.startswith("CASEBOT_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("CASEBOT_HISTORY", str(tmp_path / "history"))
+    for name, value in EXTRACTIVE.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +48,7 @@ def repo_index_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def repo_config(repo_index_dir):
-    return load_config(env={}, paths__seeds=str(REPO_SEEDS), paths__index=str(repo_index_dir))
+    return load_config(env=EXTRACTIVE, paths__seeds=str(REPO_SEEDS), paths__index=str(repo_index_dir))
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +70,7 @@ def copy_seeds(dest: Path, names: list[str] | None = None) -> Path:
 @pytest.fixture
 def make_config(tmp_path):
     def factory(seeds_dir: Path, index_dir: Path | None = None, **overrides):
-        return load_config(env={}, paths__seeds=str(seeds_dir),
+        return load_config(env=EXTRACTIVE, paths__seeds=str(seeds_dir),
                            paths__index=str(index_dir or tmp_path / "index"),
                            paths__feedback=str(tmp_path / "feedback.jsonl"), **overrides)
     return factory

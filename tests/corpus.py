@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from embeddings.build import build_index
 from embeddings.config import load_config
+from tests.conftest import EXTRACTIVE
 
 
 def quiet(_line: str) -> None:
@@ -35,7 +36,7 @@ def small_index(root: Path, articles: dict[str, tuple[str, str]], encoder) -> Si
     seeds.mkdir(parents=True, exist_ok=True)
     for name, (title, body) in articles.items():
         write_article(seeds, name, title, body)
-    config = load_config(env={}, paths__seeds=str(seeds), paths__index=str(root / "index"),
+    config = load_config(env=EXTRACTIVE, paths__seeds=str(seeds), paths__index=str(root / "index"),
                          paths__feedback=str(root / "feedback.jsonl"))
     report = build_index(config, encoder, log=quiet)
     return SimpleNamespace(seeds=seeds, index=root / "index", report=report, version=report.version, config=config)

@@ -19,6 +19,7 @@ from embeddings import store
 from embeddings.build import build_index
 from embeddings.check import check_index
 from embeddings.config import load_config
+from tests.conftest import EXTRACTIVE
 from embeddings.engine import Engine, load_index
 from embeddings.errors import CasebotError, SeedsNotFound
 from tests.corpus import cited, quiet, write_article
@@ -94,7 +95,7 @@ def base(tmp_path_factory, shared_encoder):
     write_article(seeds, "harbor.md", "Harborview Mall settles face-scanning lawsuit", HARBOR)
     write_article(seeds, "transit.md", "Riverton transit agency pauses facial recognition pilot", TRANSIT,
                   outlet="Riverton Daily", published="2022-09-03")
-    config = load_config(env={}, paths__seeds=str(seeds), paths__index=str(root / "index"),
+    config = load_config(env=EXTRACTIVE, paths__seeds=str(seeds), paths__index=str(root / "index"),
                          paths__feedback=str(root / "feedback.jsonl"))
     calls = shared_encoder.calls
     report = build_index(config, shared_encoder, log=quiet)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_seeds
+from tests.conftest import EXTRACTIVE, copy_seeds
 
 CASEBOT = Path(sys.executable).with_name("casebot")
 
 
 def run(*args, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")} | EXTRACTIVE
     return subprocess.run([str(CASEBOT), *map(str, args)], input=stdin, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -138,7 +138,7 @@ def test_interactive_mode_on_a_terminal_answers_until_ctrl_d(built, tmp_path):
 
     seeds, index = built
     history = tmp_path / "history"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")} | EXTRACTIVE
     env["CASEBOT_HISTORY"] = str(history)
     pid, fd = pty.fork()
     if pid == 0:  # the child: casebot on a real terminal, no question given

@@ -24,6 +24,7 @@ import pytest_asyncio
 from bot.discord_bot import GENERIC_ERROR, CaseBot, _RedactingFormatter, read_token
 from bot.feedback import FeedbackStore, answers_path, feedback_summary, hash_user, user_key
 from embeddings.config import load_config
+from tests.conftest import EXTRACTIVE
 from embeddings.errors import SeedsNotFound
 from tests.fake_discord import (
     BOT_ID,
@@ -107,7 +108,7 @@ async def start_bot(repo_engine, tmp_path, monkeypatch):
                         paths__feedback=str(tmp_path / "feedback.jsonl"), paths__index=str(engine.config.paths.index),
                         paths__seeds=str(engine.config.paths.seeds))
         settings.update(overrides)
-        config = load_config(env={}, **settings)
+        config = load_config(env=EXTRACTIVE, **settings)
         bot = CaseBot(config=config, engine=engine, feedback=FeedbackStore(config.paths.feedback),
                       sync_global=sync_global, guild_ready_timeout=0)
         await stack.enter_async_context(bot)

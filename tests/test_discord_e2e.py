@@ -20,6 +20,7 @@ import yarl
 
 from bot import discord_bot
 from embeddings.config import load_config
+from tests.conftest import EXTRACTIVE
 
 from tests.fake_discord import (
     BOT_ID,
@@ -45,7 +46,7 @@ def casebot_command() -> list[str]:
 
 
 def bot_env(server: FakeDiscordServer, token: str | None, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_") and k != "DISCORD_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_") and k != "DISCORD_TOKEN"} | EXTRACTIVE
     env.update({"CASEBOT_DISCORD_API_BASE": server.api_base, "CASEBOT_DISCORD_GATEWAY": server.gateway_url,
                 "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     if token is not None:
@@ -214,7 +215,7 @@ async def test_ctrl_c_shuts_down_cleanly(server, repo_engine, monkeypatch, tmp_p
     monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
     monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
     monkeypatch.setattr(discord_bot, "_open_engine", lambda config: repo_engine)
-    config = load_config(env={}, paths__feedback=str(tmp_path / "feedback.jsonl"), discord__guild_id=0)
+    config = load_config(env=EXTRACTIVE, paths__feedback=str(tmp_path / "feedback.jsonl"), discord__guild_id=0)
     server.identified.clear()
     server.disconnected.clear()
     serving = asyncio.ensure_future(discord_bot._serve(config, TOKEN, sync_global=False))
