@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from embeddings import lexical, store, vector_index
+from embeddings.backend import open_backend
 from embeddings.chunking import TokenCounter, chunk_document
 from embeddings.config import Config
 from embeddings.dedupe import DuplicateFinder
@@ -197,21 +198,25 @@ def build_index(
                                           if k in previous.manifest.get("duplicates", {})})
             if dropped:
                 seed_entries[name]["dropped_duplicates"] = dropped
-        faiss_index = vector_index.build_vector_index(vectors, config.index)
         manifest = {
             "format": store.FORMAT,
             "version": report.version,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": model_identity(config, encoder),
             "chunking": chunking_identity(config, encoder),
-            "vector_index": vector_index.index_kind(faiss_index),
             "seeds": seed_entries,
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
             "duplicates": report.duplicates,
         }
-        data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors, faiss_index)
-        store.write_version(config.paths.index, data, vector_index.save_vector_index,
+        data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors)
+        backend = open_backend(config)
+        # The backend gets the new passages first; the folder's ``current`` swaps only once they are in.
+        manifest["backend"] = backend.publish(data, previous)
+        manifest["vector_index"] = (vector_index.index_kind(data.faiss_index) if data.faiss_index is not None
+                                    else manifest["backend"]["index_type"].lower())
+        store.write_version(config.paths.index, data, lambda _, path: backend.save(data, path.parent),
                             lambda folder: lexical.build_bm25([c.embed_text for c in chunks], folder))
+        backend.swap(manifest["backend"])
         ensure_onnx_export(config, encoder, log)
     report.seconds = time.perf_counter() - started
     return report
