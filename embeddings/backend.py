@@ -56,9 +56,6 @@ class FaissBackend:
 
         return local_search(data, qvec, question, settings, timings)
 
-    def close(self) -> None:
-        pass
-
 
 def open_backend(config: Config):
     kind = config.backend.kind
@@ -67,7 +64,7 @@ def open_backend(config: Config):
     if kind == "milvus":
         from embeddings.milvus_backend import MilvusBackend
 
-        return MilvusBackend(config)
+        return MilvusBackend(config)  # connects now: a bad URI fails before a build embeds anything
     raise ConfigError(f"config [backend] kind = {kind!r}: expected one of {', '.join(KINDS)}")
 
 

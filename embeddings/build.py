@@ -125,6 +125,7 @@ def build_index(
     encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
     seeds = config.paths.seeds
     hashes = scan_seeds(seeds)
+    backend = open_backend(config)
     with store.index_lock(config.paths.index):
         previous = _previous(config, encoder, full, log)
         old_seeds = previous.manifest["seeds"] if previous else {}
@@ -168,7 +169,14 @@ def build_index(
         if todo_c or todo_s:
             log(f"embedding {len(todo_c)} passages and {len(todo_s)} sentences with {config.model.name}")
             texts = [chunks[i].embed_text for i in todo_c] + [sentences[i].text for i in todo_s]
-            vecs = encoder.encode(texts, progress=progress)
+            if config.dask.scheduler:
+                from embeddings.distributed import embed_on_dask
+
+                keys = [chunks[i].chunk_id for i in todo_c] + [f"sentence {i}" for i in todo_s]
+                by_key = embed_on_dask(config, keys, texts, log)
+                vecs = np.vstack([by_key[k] for k in keys])
+            else:
+                vecs = encoder.encode(texts, progress=progress)
             report.encoded += len(texts)
             for j, i in enumerate(todo_c):
                 chunk_vecs[i] = vecs[j]
@@ -209,7 +217,6 @@ def build_index(
             "duplicates": report.duplicates,
         }
         data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors)
-        backend = open_backend(config)
         # The backend gets the new passages first; the folder's ``current`` swaps only once they are in.
         manifest["backend"] = backend.publish(data, previous)
         manifest["vector_index"] = (vector_index.index_kind(data.faiss_index) if data.faiss_index is not None

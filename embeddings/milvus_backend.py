@@ -16,6 +16,8 @@ small registry collection ``<alias>_registry``: the same code works on Lite and 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import re
 import sys
@@ -47,6 +49,10 @@ META_MAX = 1000         # characters of a title, outlet, url...
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REGISTRY_DIM = 2        # Milvus wants a vector field in every collection; the registry's is unused
 
+# pymilvus logs every failed RPC at ERROR on stderr; casebot reports failures itself, once.
+for _name in ("pymilvus", "pymilvus.milvus_client"):  # pymilvus gives the second its own level
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
 
@@ -58,6 +64,11 @@ def _short(exc: Exception) -> str:
 
 def is_server_uri(uri: str) -> bool:
     return "://" in uri
+
+
+def whole_seconds(timeout: float) -> int:
+    """pymilvus bounds its retries by a timeout only when it is an int (a float means 75 retries)."""
+    return max(1, math.ceil(timeout))
 
 
 def connect(uri: str, timeout: float):
@@ -77,7 +88,7 @@ def connect(uri: str, timeout: float):
             if not path.parent.is_dir():
                 raise BackendUnavailable(f"Milvus Lite file {uri}: folder {path.parent} does not exist")
         try:
-            client = MilvusClient(uri=uri, timeout=timeout, **kwargs)
+            client = MilvusClient(uri=uri, timeout=whole_seconds(timeout), **kwargs)
         except Exception as exc:  # pymilvus raises MilvusException, grpc errors, ConnectionConfigException...
             hint = ("" if is_server_uri(uri) else
                     "; a Lite file opens in one process only: share it with `casebot serve-milvus` and "
@@ -101,6 +112,11 @@ def serve_lite(db_file: Path, port: int):
     return server
 
 
+def wait_lite(server) -> int:
+    """Block until the served Milvus Lite process ends; its exit status."""
+    return server._p.wait()  # milvus_lite's Server keeps its process private and offers no wait
+
+
 class MilvusBackend:
     kind = "milvus"
 
@@ -114,17 +130,11 @@ class MilvusBackend:
         self.alias = self.settings.collection
         self.registry = f"{self.alias}_registry"
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self._client = None
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = connect(self.settings.uri, self.settings.timeout_seconds)
-        return self._client
+        self.client = connect(self.settings.uri, self.settings.timeout_seconds)  # fail before any work
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
-            return fn(*args, timeout=self.settings.timeout_seconds, **kwargs)
+            return fn(*args, timeout=whole_seconds(self.settings.timeout_seconds), **kwargs)
         except Exception as exc:
             raise BackendUnavailable(f"Milvus at {self.settings.uri}: {what} failed: {_short(exc)}") from None
 
@@ -294,9 +304,6 @@ class MilvusBackend:
         data.searcher = MilvusSearcher(self, name, built.get("index_type", "FLAT"),
                                        {c.chunk_id: i for i, c in enumerate(data.chunks)})
 
-    def close(self) -> None:
-        self._client = None  # the process-wide client stays open for the next load
-
 
 class MilvusSearcher:
     """Search bound to one loaded version and its collection."""
@@ -319,7 +326,8 @@ class MilvusSearcher:
             AnnSearchRequest([question], "sparse", {"metric_type": "BM25"}, limit=depth),
         ]
         result = self.backend.client.hybrid_search(self.collection, requests, RRFRanker(), limit=2 * depth,
-                                                   output_fields=[], timeout=self.backend.settings.timeout_seconds)
+                                                   output_fields=[],
+                                                   timeout=whole_seconds(self.backend.settings.timeout_seconds))
         return [self.row_of[h["id"]] for h in result[0] if h["id"] in self.row_of]
 
     def search(self, data: IndexData, qvec: np.ndarray, question: str, settings: Retrieval, timings=None):

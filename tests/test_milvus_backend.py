@@ -38,8 +38,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory):
     """One Milvus Lite served on loopback for the session; every test uses its own collection alias."""
-    server = milvus_backend.serve_lite(tmp_path_factory.mktemp("milvus") / "casebot.db", free_port())
-    yield f"http://{server._address}"
+    port = free_port()
+    server = milvus_backend.serve_lite(tmp_path_factory.mktemp("milvus") / "casebot.db", port)
+    yield f"http://127.0.0.1:{port}"
     server.stop()
 
 
@@ -265,10 +266,11 @@ def test_bad_uri_and_down_server_give_one_clear_line(tmp_path, make_config, shar
 
 def test_the_bot_keeps_answering_when_its_milvus_goes_down(tmp_path, make_config, shared_encoder):
     seeds = copy_seeds(tmp_path / "seeds", ["003_38049205e7261289.txt", "004_23d3985e3772e314.txt"])
-    server = milvus_backend.serve_lite(tmp_path / "own.db", free_port())
+    port = free_port()
+    server = milvus_backend.serve_lite(tmp_path / "own.db", port)
     logged = []
     try:
-        config = make_config(seeds, backend__kind="milvus", backend__uri=f"http://{server._address}",
+        config = make_config(seeds, backend__kind="milvus", backend__uri=f"http://127.0.0.1:{port}",
                              backend__timeout_seconds=3)
         engine = Engine.open(config, encoder=shared_encoder, log=lambda _: None)
         engine.data.searcher.backend.log = logged.append
