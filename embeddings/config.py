@@ -106,7 +106,7 @@ class BackendSettings:
     kind: str = "faiss"
     uri: str = ""
     collection: str = "casebot"
-    index_type: str = "IVF_FLAT"
+    index_type: str = "FLAT"
     timeout_seconds: float = 10.0
     upsert_batch: int = 1000
     keep_collections: int = 2

@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -301,9 +302,18 @@ def test_a_local_lite_file_and_the_switch_from_faiss(tmp_path, repo_engine):
     assert {k: v for k, v in json.loads(proc.stdout).items() if k not in ("timings_ms", "index_version")} == \
         comparable(repo_engine.ask(question))
 
-    holder = milvus_backend.serve_lite(tmp_path / "lite.db", free_port())   # another process holds the file
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
+    server = subprocess.Popen([str(CASEBOT), "serve-milvus", "--port", str(port)], env={**clean, **env},
+                              stderr=subprocess.PIPE, text=True)
     try:
-        proc = cli("--seeds", REPO_SEEDS, "--index", index, "ask", question, env=env)
+        assert "serving" in server.stderr.readline()
+        proc = cli("--seeds", REPO_SEEDS, "--index", index, "ask", question, env=env)   # the file is held
         assert "serve-milvus" in one_error_line(proc)
+        shared = {**env, "CASEBOT_BACKEND_URI": f"http://127.0.0.1:{port}"}
+        proc = cli("--seeds", REPO_SEEDS, "--index", index, "ask", "--json", question, env=shared)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["answer"] == repo_engine.ask(question).answer
     finally:
-        holder.stop()
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 130
