@@ -18,15 +18,13 @@ import pytest
 
 from embeddings import store
 from embeddings.build import build_index
-from embeddings.config import PROJECT_ROOT
 from embeddings.engine import Engine
 from embeddings.errors import IndexMismatch
-from tests.conftest import CALIBRATION_SET, REPO_SEEDS, copy_seeds
+from tests.conftest import CALIBRATION_SET, DEV_SET, EXTRACTIVE, REPO_SEEDS, copy_seeds
 
 milvus_backend = pytest.importorskip("embeddings.milvus_backend")
 
 CASEBOT = Path(sys.executable).with_name("casebot")
-DEV_IN_REPO = PROJECT_ROOT / "tests" / "data" / "dev.jsonl"
 _names = itertools.count()
 
 
@@ -64,7 +62,7 @@ def stored_ids(config, collection: str) -> set[str]:
 def cli(*args, env: dict, timeout: float = 180) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
     return subprocess.run([str(CASEBOT), *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env={**clean, **env})
+                          env={**clean, **EXTRACTIVE, **env})
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -87,7 +85,7 @@ def milvus_repo(tmp_path_factory, repo_engine, milvus_uri, shared_encoder):
 
     index = tmp_path_factory.mktemp("milvus-repo") / "index"
     shutil.copytree(repo_engine.config.paths.index, index, symlinks=True)
-    config = load_config(env={}, paths__seeds=str(REPO_SEEDS), paths__index=str(index), backend__kind="milvus",
+    config = load_config(env=EXTRACTIVE, paths__seeds=str(REPO_SEEDS), paths__index=str(index), backend__kind="milvus",
                          backend__uri=milvus_uri, backend__collection="repo", backend__timeout_seconds=20)
     report = build_index(config, shared_encoder, log=lambda _: None)
     assert report.encoded == 0 and report.chunks == len(repo_engine.data.chunks)
@@ -95,7 +93,7 @@ def milvus_repo(tmp_path_factory, repo_engine, milvus_uri, shared_encoder):
 
 
 def question_sets() -> list[Path]:
-    return [p for p in (CALIBRATION_SET, DEV_IN_REPO) if p.exists()]
+    return [CALIBRATION_SET, DEV_SET]
 
 
 def comparable(answer) -> dict:
@@ -109,7 +107,7 @@ def test_milvus_answers_the_question_sets_exactly_as_faiss(repo_engine, milvus_r
     assert milvus_repo.data.searcher is not None and milvus_repo.data.faiss_index is None
     questions = [json.loads(line)["question"] for path in question_sets()
                  for line in path.read_text().splitlines() if line.strip()]
-    assert len(questions) >= 80
+    assert len(questions) >= 100  # calibration (80) and dev (20)
     differ = []
     for q in questions:
         a, b = comparable(repo_engine.ask(q)), comparable(milvus_repo.ask(q))
@@ -304,7 +302,7 @@ def test_a_local_lite_file_and_the_switch_from_faiss(tmp_path, repo_engine):
 
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_")}
-    server = subprocess.Popen([str(CASEBOT), "serve-milvus", "--port", str(port)], env={**clean, **env},
+    server = subprocess.Popen([str(CASEBOT), "serve-milvus", "--port", str(port)], env={**clean, **EXTRACTIVE, **env},
                               stderr=subprocess.PIPE, text=True)
     try:
         assert "serving" in server.stderr.readline()
