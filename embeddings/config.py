@@ -109,7 +109,6 @@ class BackendSettings:
     index_type: str = "FLAT"
     timeout_seconds: float = 10.0
     upsert_batch: int = 1000
-    keep_collections: int = 2
 
 
 @dataclass(frozen=True)
