@@ -10,7 +10,9 @@ encodings: made-up questions and held-out generated sentences, so no query is in
 passage also gets a token list (stemmed seed vocabulary, mostly its parents' words) for bm25s.
 
 Reported per size: build time, index bytes and RSS growth, p50/p99 single-query latency, recall@10
-against exact search (the exact top 10 is computed once with numpy), and the same for bm25s.
+against exact search (the exact top 10 is computed once with numpy), and the same for bm25s. With
+--milvus, the same passages (their tokens written out as text) go through the engine's Milvus backend
+on Milvus Lite: publish and load time, dense and hybrid p50/p99, dense recall@10, the server's memory.
 """
 
 from __future__ import annotations
@@ -340,6 +342,94 @@ def _bench_engine_bm25(retriever, vocab: dict[str, int], base: Base, timed: int)
             "rss_delta_bytes": 0, **summary(ms), "k": 40, "note": "embeddings.lexical.LexicalIndex.search on bm25s's arrays"}
 
 
+def passage_texts(base: Base, parents: np.ndarray) -> list[str]:
+    """synth_tokens' passages as text for Milvus's analyzer (tail terms spelled t123: one word each)."""
+    docs, vocab = synth_tokens(base, parents)
+    words = [""] * len(vocab)
+    for w, j in vocab.items():
+        words[j] = w if not w.startswith("~") else f"t{w[1:]}"
+    return [" ".join(words[t] for t in doc) for doc in docs]
+
+
+def _proc_memory(pid: int) -> dict:
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1]) * 1024
+    return {"server_rss_bytes": out.get("VmRSS", 0), "server_peak_rss_bytes": out.get("VmHWM", 0)}
+
+
+MILVUS_NOTE = ("other_load includes the Milvus Lite server process itself (it is not this process); "
+               "build_s = publish_s (upserts, indexes declared) + flush_load_s (flush, swap, load)")
+
+
+def bench_milvus(x: np.ndarray, texts: list[str], base: Base, truth: np.ndarray, cfg, timed: int,
+                 workdir: Path, index_type: str) -> list[dict]:
+    """The engine's own Milvus backend (embeddings/milvus_backend.py) on Milvus Lite 2.5.1, served on
+    loopback: publish (upsert in batches with the collection's indexes declared), load, then dense-only
+    and hybrid (dense + BM25, one hybrid_search) queries. Memory is the Milvus process's."""
+    import shutil
+    import socket
+
+    from embeddings import milvus_backend
+    from embeddings.documents import Document
+    from embeddings.store import ChunkRecord, IndexData
+    from embeddings.config import load_config
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = milvus_backend.serve_lite(workdir / "bench.db", port)
+    try:
+        config = load_config(env={}, backend__kind="milvus", backend__uri=f"http://127.0.0.1:{port}",
+                             backend__collection="bench", backend__timeout_seconds=600,
+                             backend__index_type=index_type)
+        config = dataclasses.replace(config, index=dataclasses.replace(cfg, exact_max=0))  # index_type as asked
+        backend = milvus_backend.MilvusBackend(config, log=lambda _: None)
+        n = len(x)
+        doc = Document(doc_id="synthetic", part="", title="synthetic", text="", source_file="synthetic.txt")
+        data = IndexData({"version": "20260101T000000000000Z-00000000",
+                          "model": {"name": "all-MiniLM-L6-v2", "dimension": int(x.shape[1])}, "chunking": {}},
+                         {doc.key: doc}, [ChunkRecord(f"p#{i}", doc.key, doc.doc_id, [], texts[i]) for i in range(n)],
+                         [], x, np.zeros((0, x.shape[1]), dtype=np.float32))
+        t0 = time.perf_counter()
+        entry = data.manifest["backend"] = backend.publish(data, None)
+        publish = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        backend.client.flush(entry["collection"])
+        backend.swap(entry)
+        backend.attach(data)
+        load = time.perf_counter() - t0
+        searcher = data.searcher
+        client, name = backend.client, entry["collection"]
+        params = {"metric_type": "IP", "params": searcher.params}
+
+        def dense(qv):
+            return client.search(name, data=[qv.tolist()], anns_field="vector", limit=K, search_params=params)
+
+        dense(base.query_vectors[0])  # warm up
+        ms = latencies(dense, list(base.query_vectors), timed)
+        found = [[int(h["id"][2:]) for h in dense(qv)[0]] for qv in base.query_vectors]
+        memory = _proc_memory(server._p.pid)
+        rows = [{"index": f"milvus-{entry['index_type'].lower()}", "kind": "dense", "n": n,
+                 "publish_s": round(publish, 2), "flush_load_s": round(load, 2),
+                 "build_s": round(publish + load, 2), "index_bytes": 0, "rss_delta_bytes": 0,
+                 **summary(ms), "recall_at_10": round(recall_at_k(found, truth), 4), **memory,
+                 "params": searcher.params, "note": MILVUS_NOTE}]
+        pairs = list(zip(base.query_vectors, base.query_texts))
+        ms = latencies(lambda p: searcher.candidates(p[0], p[1], 40), pairs, timed)
+        rows.append({"index": f"milvus-hybrid-{entry['index_type'].lower()}", "kind": "dense 40 + BM25 40, RRF, one hybrid_search", "n": n,
+                     "build_s": 0.0, "index_bytes": 0, "rss_delta_bytes": 0, **summary(ms),
+                     **_proc_memory(server._p.pid), "note": MILVUS_NOTE})
+        return rows
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def run(args) -> dict:
     import faiss
 
@@ -370,6 +460,16 @@ def run(args) -> dict:
             settings = dataclasses.replace(cfg, exact_max=0, ann=ann)
             rows.append(bench_dense(ann, x, q, truth, settings, args.timed, args.nprobe_sweep if ann == "ivf" else ()))
             print(_fmt(n, rows[-1]), file=sys.stderr)
+        if args.milvus:
+            t0 = time.perf_counter()
+            texts = passage_texts(base, parents)
+            print(f"{n:>9,} passage texts for Milvus in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+            for index_type in args.milvus_index:
+                timed = args.exact_timed if index_type == "FLAT" else args.timed
+                for row in bench_milvus(x, texts, base, truth, cfg, timed, args.milvus_dir, index_type):
+                    rows.append(row)
+                    print(_fmt(n, row), file=sys.stderr)
+            del texts
         del x
         gc.collect()
         for row in bench_bm25(base, parents, args.bm25_timed):
@@ -400,8 +500,11 @@ def main(argv=None) -> int:
     parser.add_argument("--timed", type=int, default=1000, help="queries timed one by one (ANN)")
     parser.add_argument("--exact-timed", type=int, default=100, help="queries timed one by one (exact)")
     parser.add_argument("--bm25-timed", type=int, default=300)
-    parser.add_argument("--ann", nargs="+", default=["ivf", "hnsw"], choices=["ivf", "hnsw"])
+    parser.add_argument("--ann", nargs="*", default=["ivf", "hnsw"], choices=["ivf", "hnsw"])
     parser.add_argument("--nprobe-sweep", type=int, nargs="*", default=[16, 32, 48, 96, 128])
+    parser.add_argument("--milvus", action="store_true", help="also the Milvus backend on Milvus Lite (IVF_FLAT above exact_max)")
+    parser.add_argument("--milvus-index", nargs="+", default=["IVF_FLAT", "FLAT"], choices=["IVF_FLAT", "FLAT", "AUTOINDEX"])
+    parser.add_argument("--milvus-dir", type=Path, default=Path("/tmp/casebot-bench-milvus"), help="scratch folder for its file")
     parser.add_argument("--hnsw-max", type=int, default=200_000, help="skip HNSW above this size (slow build)")
     args = parser.parse_args(argv)
     results = run(args)

@@ -25,7 +25,8 @@ def _err(message: str) -> None:
 def _config(args, **overrides):
     from embeddings.config import load_config
 
-    return load_config(args.config, paths__seeds=args.seeds, paths__index=args.index, **overrides)
+    return load_config(args.config, paths__seeds=args.seeds, paths__index=args.index,
+                       dask__scheduler=getattr(args, "dask", None), **overrides)
 
 
 def _engine(args):
@@ -188,6 +189,26 @@ def cmd_feedback(args) -> int:
     return 0
 
 
+def cmd_serve_milvus(args) -> int:
+    from embeddings.milvus_backend import serve_lite, wait_lite
+
+    uri = _config(args).backend.uri
+    if not uri or "://" in uri:
+        _err("serve-milvus shares a Milvus Lite file: set [backend] uri to a file path (CASEBOT_BACKEND_URI)")
+        return EXIT_USAGE
+    server = serve_lite(Path(uri), args.port)
+    print(f"serving {uri} on 127.0.0.1:{args.port}; point the bot and the CLI at it with "
+          f"CASEBOT_BACKEND_URI=http://127.0.0.1:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        code = wait_lite(server)
+    finally:
+        server.stop()
+    if code:
+        _err(f"Milvus Lite stopped with status {code}")
+        return EXIT_ERROR
+    return 0
+
+
 def cmd_bot(args) -> int:
     from bot.discord_bot import read_token, run_bot
 
@@ -216,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build the index, or bring it up to date with the seeds folder")
     index.add_argument("--full", action="store_true", help="rebuild from scratch, re-embedding everything")
     index.add_argument("--check", action="store_true", help="verify the index against the seeds; non-zero exit if they disagree")
+    index.add_argument("--dask", metavar="ADDRESS", help="embed on a Dask cluster (scheduler address, e.g. tcp://host:8786)")
     index.set_defaults(func=cmd_index)
 
     sources = sub.add_parser("sources", help="list the documents in the index")
@@ -235,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     feedback = sub.add_parser("feedback", help="summarise the 👍/👎 votes from Discord")
     feedback.set_defaults(func=cmd_feedback)
+
+    serve = sub.add_parser("serve-milvus", help="share the Milvus Lite file of [backend] uri on loopback (bot + CLI)")
+    serve.add_argument("--port", type=int, default=19530, help="port on 127.0.0.1 (default 19530)")
+    serve.set_defaults(func=cmd_serve_milvus)
 
     bot = sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
     bot.add_argument("--sync-global", action="store_true", help="sync slash commands globally (slow to propagate)")

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from embeddings import lexical, store, vector_index
+from embeddings.backend import open_backend
 from embeddings.chunking import TokenCounter, chunk_document
 from embeddings.config import Config
 from embeddings.dedupe import DuplicateFinder
@@ -124,6 +125,7 @@ def build_index(
     encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
     seeds = config.paths.seeds
     hashes = scan_seeds(seeds)
+    backend = open_backend(config)
     with store.index_lock(config.paths.index):
         previous = _previous(config, encoder, full, log)
         old_seeds = previous.manifest["seeds"] if previous else {}
@@ -167,7 +169,14 @@ def build_index(
         if todo_c or todo_s:
             log(f"embedding {len(todo_c)} passages and {len(todo_s)} sentences with {config.model.name}")
             texts = [chunks[i].embed_text for i in todo_c] + [sentences[i].text for i in todo_s]
-            vecs = encoder.encode(texts, progress=progress)
+            if config.dask.scheduler:
+                from embeddings.distributed import embed_on_dask
+
+                keys = [chunks[i].chunk_id for i in todo_c] + [f"sentence {i}" for i in todo_s]
+                by_key = embed_on_dask(config, keys, texts, log)
+                vecs = np.vstack([by_key[k] for k in keys])
+            else:
+                vecs = encoder.encode(texts, progress=progress)
             report.encoded += len(texts)
             for j, i in enumerate(todo_c):
                 chunk_vecs[i] = vecs[j]
@@ -197,21 +206,24 @@ def build_index(
                                           if k in previous.manifest.get("duplicates", {})})
             if dropped:
                 seed_entries[name]["dropped_duplicates"] = dropped
-        faiss_index = vector_index.build_vector_index(vectors, config.index)
         manifest = {
             "format": store.FORMAT,
             "version": report.version,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": model_identity(config, encoder),
             "chunking": chunking_identity(config, encoder),
-            "vector_index": vector_index.index_kind(faiss_index),
             "seeds": seed_entries,
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
             "duplicates": report.duplicates,
         }
-        data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors, faiss_index)
-        store.write_version(config.paths.index, data, vector_index.save_vector_index,
+        data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors)
+        # The backend gets the new passages first; the folder's ``current`` swaps only once they are in.
+        manifest["backend"] = backend.publish(data, previous)
+        manifest["vector_index"] = (vector_index.index_kind(data.faiss_index) if data.faiss_index is not None
+                                    else manifest["backend"]["index_type"].lower())
+        store.write_version(config.paths.index, data, lambda _, path: backend.save(data, path.parent),
                             lambda folder: lexical.build_bm25([c.embed_text for c in chunks], folder))
+        backend.swap(manifest["backend"])
         ensure_onnx_export(config, encoder, log)
     report.seconds = time.perf_counter() - started
     return report

@@ -102,6 +102,23 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True)
+class BackendSettings:
+    kind: str = "faiss"
+    uri: str = ""
+    collection: str = "casebot"
+    index_type: str = "FLAT"
+    timeout_seconds: float = 10.0
+    upsert_batch: int = 1000
+
+
+@dataclass(frozen=True)
+class DaskSettings:
+    scheduler: str = ""
+    batch_texts: int = 512
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     paths: Paths
     model: Model
@@ -111,6 +128,8 @@ class Config:
     index: IndexSettings
     reader: ReaderSettings
     discord: DiscordSettings = field(default_factory=lambda: DiscordSettings(0, 10.0, 3))
+    backend: BackendSettings = field(default_factory=BackendSettings)
+    dask: DaskSettings = field(default_factory=DaskSettings)
 
 
 _SECTIONS = {
@@ -122,6 +141,8 @@ _SECTIONS = {
     "index": IndexSettings,
     "reader": ReaderSettings,
     "discord": DiscordSettings,
+    "backend": BackendSettings,
+    "dask": DaskSettings,
 }
 
 
@@ -166,6 +187,9 @@ def load_config(path: Path | None = None, env: dict | None = None, **overrides) 
         if section in _SECTIONS:
             for key, value in list(data[section].items()):
                 if (section == "paths" or (section, key) == ("reader", "model")) and not Path(value).is_absolute():
+                    data[section][key] = str(PROJECT_ROOT / value)
+                if (section, key) == ("backend", "uri") and value and "://" not in value \
+                        and not Path(value).is_absolute():  # a Milvus Lite file, like [paths]
                     data[section][key] = str(PROJECT_ROOT / value)
     for section, cls in _SECTIONS.items():
         for f in dataclasses.fields(cls):

@@ -7,8 +7,9 @@ import threading
 import time
 from typing import Callable
 
-from embeddings import lexical, store, vector_index
+from embeddings import lexical, store
 from embeddings.answer import compose
+from embeddings.backend import check_kind, open_backend
 from embeddings.build import build_index, chunking_identity, model_identity, onnx_dir
 from embeddings.config import Config
 from embeddings.documents import Document
@@ -141,8 +142,8 @@ def query_encoder(config: Config, encoder: Encoder):
 def load_index(config: Config, encoder: Encoder) -> store.IndexData:
     path, manifest = store.read_manifest(config.paths.index)
     store.check_compatible(manifest, model_identity(config, encoder), chunking_identity(config, encoder))
-    return store.load_version(
-        path, manifest,
-        lambda p, n, d: vector_index.load_vector_index(p, n, d, config.index),
-        lexical.load_bm25,
-    )
+    backend = open_backend(config)
+    check_kind(manifest, backend.kind)
+    data = store.load_version(path, manifest, backend.loader(), lexical.load_bm25)
+    backend.attach(data)
+    return data

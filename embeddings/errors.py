@@ -48,3 +48,7 @@ class ModelUnavailable(CasebotError):
 
 class ReaderUnavailable(CasebotError):
     """The reader model or endpoint cannot be used (not installed, missing, fails its checksum, down)."""
+
+
+class BackendUnavailable(CasebotError):
+    """The search backend (a Milvus server or Lite file, a Dask scheduler) cannot be reached or used."""

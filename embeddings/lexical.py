@@ -62,15 +62,22 @@ class LexicalIndex:
         """The stems of a question's subject words (stopwords and request phrasing left out)."""
         return set(tokenize_with([question], self.stopwords | REQUEST_WORDS)[0])
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, scores) of the top-k chunks with a positive BM25 score, best first."""
+    def scores(self, query: str) -> np.ndarray | None:
+        """The BM25 score of every chunk for ``query``; None when no query term is in the vocabulary."""
         ids = [self.vocab[t] for t in self.tokenize([query])[0] if t in self.vocab]
         if not ids or self.num_docs == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return None
         scores = np.zeros(self.num_docs, dtype=np.float32)
         for j in ids:
             start, end = self.indptr[j], self.indptr[j + 1]
             scores[self.indices[start:end]] += self.data[start:end]
+        return scores
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of the top-k chunks with a positive BM25 score, best first."""
+        scores = self.scores(query)
+        if scores is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         k = min(k, int(np.count_nonzero(scores)))
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

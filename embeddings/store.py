@@ -65,6 +65,7 @@ class IndexData:
     faiss_index: object = None
     bm25: object = None
     path: Path | None = None
+    searcher: object = None  # a non-FAISS search backend bound to this version (embeddings/backend.py)
     _terms: dict = field(default_factory=dict, repr=False)  # lexical terms, filled as questions need them
 
     @property
