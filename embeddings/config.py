@@ -19,6 +19,7 @@ class Paths:
     seeds: Path
     index: Path
     feedback: Path
+    database: Path
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,15 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True)
+class ConversationSettings:
+    history_turns: int
+    followup_max_words: int
+    answer_names: int
+    retention_days: float
+    busy_timeout_ms: int
+
+
+@dataclass(frozen=True)
 class Config:
     paths: Paths
     model: Model
@@ -111,6 +121,7 @@ class Config:
     index: IndexSettings
     reader: ReaderSettings
     discord: DiscordSettings = field(default_factory=lambda: DiscordSettings(0, 10.0, 3))
+    conversation: ConversationSettings = field(default_factory=lambda: ConversationSettings(3, 3, 1, 90.0, 10_000))
 
 
 _SECTIONS = {
@@ -122,6 +133,7 @@ _SECTIONS = {
     "index": IndexSettings,
     "reader": ReaderSettings,
     "discord": DiscordSettings,
+    "conversation": ConversationSettings,
 }
 
 
@@ -195,5 +207,5 @@ def load_config(path: Path | None = None, env: dict | None = None, **overrides) 
         built[section] = cls(**kwargs)
     if built["paths"] is not None:
         p = built["paths"]
-        built["paths"] = Paths(*(Path(os.path.abspath(x)) for x in (p.seeds, p.index, p.feedback)))
+        built["paths"] = Paths(*(Path(os.path.abspath(x)) for x in (p.seeds, p.index, p.feedback, p.database)))
     return Config(**built)

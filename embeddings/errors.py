@@ -48,3 +48,7 @@ class ModelUnavailable(CasebotError):
 
 class ReaderUnavailable(CasebotError):
     """The reader model or endpoint cannot be used (not installed, missing, fails its checksum, down)."""
+
+
+class StoreCorrupt(CasebotError):
+    """The conversation and feedback database is not a readable SQLite file."""
