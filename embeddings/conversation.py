@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from embeddings.errors import EmptyQuestion
+
 MAX_QUESTION_CHARS = 1000
 FOLLOWUP_MAX_WORDS = 3          # subject words (places aside) a question may have and still count as short
 ANSWER_NAMES = 1                # names taken from the previous answer into a follow-up
@@ -237,6 +239,8 @@ def ask(engine, question: str, history: Sequence[Turn], conversation: str | None
         rewriter: Rewriter | None = None):
     """Answer ``question`` in its conversation: condense it, search the standalone question, and
     return the Answer with the user's own words as ``question`` and what was searched beside them."""
+    if not (question or "").strip():
+        raise EmptyQuestion("the question is empty")
     settings = engine.config.conversation
     recent = list(history)[-settings.history_turns:] if settings.history_turns > 0 else []
     standalone = condense(question, recent, rewriter, settings.followup_max_words, settings.answer_names)
