@@ -49,6 +49,18 @@ class Conversations:
         self.db = db
         self._memory: OrderedDict[str, deque] = OrderedDict()
 
+    def known(self, conversation_id: str) -> bool:
+        """Whether the conversation has turns (a thread the bot answered in, after restarts too)."""
+        if conversation_id in self._memory:
+            return True
+        if self.db is None:
+            return False
+        try:
+            return self.db.has_conversation(conversation_id)
+        except (StoreCorrupt, sqlite3.Error) as exc:
+            log.error("looking up conversation %s failed: %s", conversation_id, exc)
+            return False
+
     def history(self, conversation_id: str | None) -> list[conversation.Turn]:
         if conversation_id is None:
             return []
