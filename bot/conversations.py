@@ -83,16 +83,29 @@ class Conversations:
             self.record(asked, conversation_id, surface)
         return asked
 
+    def _remember(self, asked: Asked, conversation_id: str) -> None:
+        turns = self._memory.setdefault(conversation_id, deque(maxlen=max(1, self.config.conversation.history_turns)))
+        turns.append(conversation.turn_of(asked.answer))
+        self._memory.move_to_end(conversation_id)
+        while len(self._memory) > _MEMORY_CONVERSATIONS:
+            self._memory.popitem(last=False)
+
+    def attach(self, asked: Asked, conversation_id: str, surface: str) -> None:
+        """Put a turn recorded outside any conversation into ``conversation_id`` (known once it was sent)."""
+        asked.answer.conversation = conversation_id
+        self._remember(asked, conversation_id)
+        if self.db is not None:
+            try:
+                self.db.attach(asked.answer_id, conversation_id, surface)
+            except (StoreCorrupt, sqlite3.Error) as exc:
+                log.error("storing conversation %s failed: %s", conversation_id, exc)
+
     def record(self, asked: Asked, conversation_id: str | None, surface: str) -> bool:
         """Store the turn; False (logged) when the database refused it. Never raises for storage."""
         answer = asked.answer
         answer.conversation = conversation_id
         if conversation_id is not None:
-            turns = self._memory.setdefault(conversation_id, deque(maxlen=max(1, self.config.conversation.history_turns)))
-            turns.append(conversation.turn_of(answer))
-            self._memory.move_to_end(conversation_id)
-            while len(self._memory) > _MEMORY_CONVERSATIONS:
-                self._memory.popitem(last=False)
+            self._remember(asked, conversation_id)
         if self.db is None:
             return False
         row = TurnRow(

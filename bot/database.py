@@ -203,6 +203,15 @@ class Database:
                           int(turn.answered), json.dumps(turn.chunk_ids), json.dumps(turn.titles, ensure_ascii=False),
                           turn.index_version, turn.surface, turn.time))
 
+    def attach(self, answer_id: str, conversation_id: str, surface: str) -> None:
+        """Put a stored turn into a conversation (one whose id is known only once the answer was sent)."""
+        with self._write() as conn:
+            time = now()
+            conn.execute("INSERT INTO conversations VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT(id) DO UPDATE SET updated = excluded.updated",
+                         (conversation_id, surface, time, time))
+            conn.execute("UPDATE turns SET conversation_id = ? WHERE answer_id = ?", (conversation_id, answer_id))
+
     def turns(self, conversation_id: str, last: int) -> list[TurnRow]:
         """The conversation's last ``last`` turns, oldest first."""
         with self._read() as conn:

@@ -299,7 +299,7 @@ class CaseCog(commands.Cog, name="casebot"):
             return message
 
         conversation = conversation_id(interaction.channel_id) if in_thread else None
-        await self.respond(question, conversation, send, "slash", open_thread=interaction.guild_id is not None)
+        await self.respond(question, conversation, send, "slash", thread_in=None if in_thread else channel)
 
     @app_commands.command(name="sources")
     @app_commands.describe(page="Page of the list to show (10 documents a page)")
@@ -359,34 +359,37 @@ class CaseCog(commands.Cog, name="casebot"):
     # -- the one answer path --------------------------------------------------------------------------
 
     async def respond(self, question: str, conversation: str | None,
-                      send: Callable[..., Awaitable[discord.Message]], surface: str, open_thread: bool) -> None:
+                      send: Callable[..., Awaitable[discord.Message]], surface: str, thread_in: Any) -> None:
         """Answer ``question`` in ``conversation`` (None: a new one), send it with ``send`` and store the turn.
 
         A new conversation's answer opens a thread named after the question; the thread (id = the answer
         message's id) is the conversation from then on. Without permission to open threads, replies to
-        the answer still continue it."""
+        the answer still continue it. ``thread_in``: the channel to open the thread in (None: don't)."""
         if self.bot.engine is None:
             raise IndexMissing("the engine is still loading")
         question = clean_question(question)[:QUESTION_MAX]
         async with self.ask_slots:
             asked: Asked = await asyncio.to_thread(self.conversations.ask, self.bot.engine, question, conversation,
                                                    surface, None, False)
+        # Stored before it is sent, so a vote clicked at once finds it.
+        await asyncio.to_thread(self.conversations.record, asked, conversation, surface)
         messages = render.pack_messages(render.render_answer(asked.answer))
         last = None
         for i, embeds in enumerate(messages):
             final = i == len(messages) - 1
             last = await send(embeds=embeds, view=VoteView(asked.answer_id) if final else discord.utils.MISSING)
         if conversation is None:
-            conversation = conversation_id(last.id)
-            if open_thread:
-                await self.open_thread(last, asked.answer.question)
-        await asyncio.to_thread(self.conversations.record, asked, conversation, surface)
+            await asyncio.to_thread(self.conversations.attach, asked, conversation_id(last.id), surface)
+            if thread_in is not None:
+                await self.open_thread(thread_in, last, asked.answer.question)
 
-    async def open_thread(self, message: discord.Message, question: str) -> None:
+    async def open_thread(self, channel: Any, message: discord.Message, question: str) -> None:
         name = render.trim(render.one_line(question), THREAD_NAME_MAX) or "casebot"
+        if not isinstance(channel, discord.TextChannel):      # DMs, voice text, forums: no thread on a message
+            return
         try:
-            await message.create_thread(name=name, auto_archive_duration=1440)
-        except (discord.Forbidden, discord.HTTPException, ValueError) as exc:
+            await channel.create_thread(name=name, message=message, auto_archive_duration=1440)
+        except (discord.Forbidden, discord.HTTPException) as exc:
             log.warning("could not open a thread on answer %s (%s); replies to it continue the conversation",
                         message.id, exc)
 
@@ -466,8 +469,7 @@ class CaseCog(commands.Cog, name="casebot"):
                 return await self._reply(message, **kwargs)
 
             surface = "thread" if in_thread else ("reply" if conversation else "mention")
-            await self.respond(question, conversation, send, surface,
-                               open_thread=message.guild is not None and not in_thread)
+            await self.respond(question, conversation, send, surface, thread_in=None if in_thread else message.channel)
         except discord.Forbidden:
             log.warning("no permission to reply in channel %s", message.channel.id)
         except Exception as exc:

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.conversations import open_database
 from bot.discord_bot import GENERIC_ERROR, CaseBot, _RedactingFormatter, read_token
-from bot.feedback import FeedbackStore, answers_path, feedback_summary, hash_user, user_key
+from bot.feedback import feedback_summary, hash_user, user_key
 from embeddings.config import load_config
 from tests.conftest import EXTRACTIVE
 from embeddings.errors import SeedsNotFound
@@ -39,6 +40,7 @@ from tests.fake_discord import (
     guild_create_payload,
     install_recorder,
     message_payload,
+    modal_submit_payload,
     ready_payload,
     slash_payload,
 )
@@ -88,6 +90,16 @@ class Harness:
 
         return await self.api.wait_for(found, timeout)
 
+    async def settle(self) -> None:
+        """Wait until every event discord.py dispatched so far has been handled to the end."""
+        prefixes = ("CommandTree-invoker", "discord.py: ", "discord-ui-view-dispatch", "discord-ui-modal-dispatch")
+        while True:
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()
+                       and t.get_name().startswith(prefixes)]
+            if not pending:
+                return
+            await asyncio.wait(pending, timeout=60)
+
     def callbacks(self, payload: dict) -> list:
         return self.api.find("POST", rf"/interactions/{payload['id']}/{payload['token']}/callback")
 
@@ -104,12 +116,13 @@ async def start_bot(repo_engine, tmp_path, monkeypatch):
 
     async def start(engine=repo_engine, **overrides) -> Harness:
         sync_global = overrides.pop("sync_global", False)
+        db = overrides.pop("db", "open")
         settings = dict(discord__guild_id=GUILD_ID, discord__cooldown_rate=100, discord__cooldown_seconds=60,
-                        paths__feedback=str(tmp_path / "feedback.jsonl"), paths__index=str(engine.config.paths.index),
-                        paths__seeds=str(engine.config.paths.seeds))
+                        paths__feedback=str(tmp_path / "feedback.jsonl"), paths__database=str(tmp_path / "casebot.db"),
+                        paths__index=str(engine.config.paths.index), paths__seeds=str(engine.config.paths.seeds))
         settings.update(overrides)
         config = load_config(env=EXTRACTIVE, **settings)
-        bot = CaseBot(config=config, engine=engine, feedback=FeedbackStore(config.paths.feedback),
+        bot = CaseBot(config=config, engine=engine, db=open_database(config) if db == "open" else db,
                       sync_global=sync_global, guild_ready_timeout=0)
         await stack.enter_async_context(bot)
         await bot.login(TOKEN)
@@ -133,10 +146,11 @@ async def test_login_syncs_commands_to_the_configured_guild_only(start_bot):
     synced = h.api.commands[str(GUILD_ID)]
     assert "global" not in h.api.commands
     by_name = {c["name"]: c for c in synced}
-    assert set(by_name) == {"ask", "sources", "reindex"}
+    assert set(by_name) == {"ask", "sources", "reindex", "listen"}
     assert by_name["ask"]["options"][0] == {"type": 3, "name": "question", "required": True, "min_length": 1,
                                             "max_length": 1000, "description": by_name["ask"]["options"][0]["description"]}
     assert int(by_name["reindex"]["default_member_permissions"]) == MANAGE_GUILD
+    assert int(by_name["listen"]["default_member_permissions"]) == MANAGE_GUILD
     assert h.bot.intents.message_content is False
     assert h.bot.allowed_mentions.to_dict() == {"parse": []}
     # READY again (a reconnect) must not sync again: commands are synced in setup_hook only
@@ -179,8 +193,14 @@ async def test_ask_defers_at_once_then_answers_with_citations(start_bot, repo_en
     assert [b["emoji"]["name"] for b in buttons] == ["👍", "👎"]
     assert all(VOTE_ID.fullmatch(b["custom_id"]) for b in buttons)
     assert message["flags"] & EPHEMERAL == 0                           # everyone in the channel sees it
-    record = json.loads(answers_path(h.bot.config.paths.feedback).read_text().splitlines()[-1])
-    assert record["question"] == CHICAGO and record["chunk_ids"] == [c.chunk_id for c in expected.citations]
+    # the answer opens a thread named after the question; the thread is the conversation
+    (thread,) = await h.api.wait_for(lambda: h.api.find("POST", rf"/channels/{CHANNEL_ID}/messages/{message['id']}/threads"))
+    assert thread.status == 201 and thread.body["name"] == CHICAGO
+    answer_id = buttons[0]["custom_id"].rsplit(":", 1)[1]
+    await h.settle()
+    record = h.bot.db.find_turn(answer_id)
+    assert record.question == CHICAGO and record.chunk_ids == [c.chunk_id for c in expected.citations]
+    assert record.conversation_id == f"discord:{message['id']}" and record.surface == "slash"
 
 
 async def test_a_slow_answer_still_arrives_because_the_defer_came_first(start_bot, repo_engine, monkeypatch):
@@ -328,26 +348,44 @@ async def test_votes_are_stored_thanked_privately_and_survive_a_restart(start_bo
     up, down = (b["custom_id"] for b in message["components"][0]["components"])
     voter = new_user()
 
+    async def click(harness, custom_id, user):
+        payload = harness.click(message, custom_id, user)
+        (callback,) = await harness.api.wait_for(lambda: harness.callbacks(payload))
+        return callback.body
+
     async def vote(harness, custom_id, user):
-        click = harness.click(message, custom_id, user)
-        (callback,) = await harness.api.wait_for(lambda: harness.callbacks(click))
-        assert callback.body["type"] == 4 and callback.body["data"]["flags"] == EPHEMERAL
-        return callback.body["data"]["content"]
+        body = await click(harness, custom_id, user)
+        assert body["type"] == 4 and body["data"]["flags"] == EPHEMERAL
+        return body["data"]["content"]
 
     assert await vote(h, up, voter) == "Thanks for the feedback 👍"
     assert "already voted" in await vote(h, up, voter)
-    assert "Changed your vote to 👎" in await vote(h, down, voter)
-    lines = [json.loads(x) for x in Path(h.bot.config.paths.feedback).read_text().splitlines()]
-    assert [v["vote"] for v in lines] == ["up", "down"]
-    assert lines[0]["question"] == CHICAGO and lines[0]["chunk_ids"] and lines[0]["index_version"]
+    # 👎 is stored at once and opens the optional "what was wrong?" modal
+    modal = await click(h, down, voter)
+    assert modal["type"] == 9 and modal["data"]["title"] == "What was wrong? (optional)"
+    (text_input,) = [c for row in modal["data"]["components"] for c in row.get("components", [row.get("component")])]
+    assert text_input["required"] is False and text_input["style"] == 2
+    submit = h.feed("INTERACTION_CREATE", modal_submit_payload(modal["data"], {text_input["custom_id"]:
+                                                                              "It quotes the wrong city"}, voter, message))
+    (thanks,) = await h.api.wait_for(lambda: h.callbacks(submit))
+    assert thanks.body["data"]["content"] == "Thanks, your 👎 and your note are saved."
+    assert thanks.body["data"]["flags"] == EPHEMERAL
+    votes = h.bot.db.votes()
+    assert [v["vote"] for v in votes] == ["up", "down"] and votes[1]["note"] == "It quotes the wrong city"
+    assert votes[0]["question"] == CHICAGO and votes[0]["chunk_ids"] and votes[0]["index_version"]
     key = user_key(Path(h.bot.config.paths.feedback))
-    assert lines[0]["user"] == hash_user(voter, key) != hashlib.sha256(str(voter).encode()).hexdigest()
-    assert str(voter) not in Path(h.bot.config.paths.feedback).read_text()
+    assert votes[0]["user"] == hash_user(voter, key) != hashlib.sha256(str(voter).encode()).hexdigest()
+    assert all(str(voter).encode() not in f.read_bytes() for f in Path(h.bot.config.paths.database).parent.glob("casebot.db*"))
+    # a 👎 whose modal is closed without a note is still a vote
+    closer = new_user()
+    assert (await click(h, down, closer))["type"] == 9
+    assert h.bot.db.votes()[-1]["vote"] == "down" and h.bot.db.votes()[-1]["note"] is None
 
-    # A new process: a fresh client and store (nothing in memory) still handles the old message's buttons.
+    # A new process: a fresh client and database handle (nothing in memory) still handles the old buttons.
     restarted = await start_bot()
     assert "Thanks" in await vote(restarted, up, new_user())
-    assert "2 votes (1 👍, 1 👎)" in feedback_summary(h.bot.config.paths.feedback)
+    assert "3 votes (1 👍, 2 👎)" in feedback_summary(restarted.bot.db)    # the latest vote of each user
+    assert "what was wrong: It quotes the wrong city" in feedback_summary(restarted.bot.db)
 
 
 async def test_vote_on_an_unknown_answer_says_so(start_bot):
