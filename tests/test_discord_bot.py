@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 
 from bot.conversations import open_database
+from bot.discord_render import citation_field
 from bot.discord_bot import GENERIC_ERROR, CaseBot, _RedactingFormatter, read_token
 from bot.feedback import feedback_summary, hash_user, user_key
 from embeddings.config import load_config
@@ -34,6 +35,7 @@ from tests.fake_discord import (
     EVERYDAY_PERMISSIONS,
     GUILD_ID,
     MANAGE_GUILD,
+    OTHER_CHANNEL_ID,
     TOKEN,
     FakeDiscordAPI,
     button_payload,
@@ -67,13 +69,15 @@ class Harness:
         return payload
 
     def slash(self, name: str, options: dict | None = None, user_id: int | None = None,
-              permissions: int = EVERYDAY_PERMISSIONS, guild: bool = True) -> dict:
-        return self.feed("INTERACTION_CREATE", slash_payload(name, options, user_id or new_user(), permissions, guild))
+              permissions: int = EVERYDAY_PERMISSIONS, guild: bool = True, channel: dict | None = None) -> dict:
+        return self.feed("INTERACTION_CREATE", slash_payload(name, options, user_id or new_user(), permissions, guild,
+                                                             channel))
 
     def click(self, message: dict, custom_id: str, user_id: int | None = None) -> dict:
         return self.feed("INTERACTION_CREATE", button_payload(message, custom_id, user_id or new_user()))
 
     def mention(self, content: str, author_id: int | None = None, **kw) -> dict:
+        """MESSAGE_CREATE of a message mentioning the bot (``channel_id``: e.g. a thread)."""
         return self.feed("MESSAGE_CREATE", message_payload(content, author_id or new_user(), **kw))
 
     async def messages(self, payload: dict, n: int = 1, timeout: float = 30) -> list[dict]:
@@ -84,7 +88,7 @@ class Harness:
 
     async def replies_to(self, message: dict, n: int = 1, timeout: float = 30) -> list:
         def found():
-            hits = [r for r in self.api.find("POST", rf"/channels/{CHANNEL_ID}/messages")
+            hits = [r for r in self.api.find("POST", r"/channels/\d+/messages")
                     if str((r.body.get("message_reference") or {}).get("message_id")) == message["id"]]
             return hits if len(hits) >= n else None
 
@@ -571,3 +575,146 @@ def test_the_token_is_redacted_from_log_lines_and_tracebacks():
                                    sys.exc_info())
     text = formatter.format(record)
     assert "sekrit.token.value" not in text and text.count("[redacted]") >= 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conversations in threads
+
+SETTLEMENT = "Which companies demanded that Clearview stop scraping their platforms?"
+
+
+def footer(body: dict) -> str:
+    return body["embeds"][-1]["footer"]["text"]
+
+
+def cited_docs(body: dict) -> list[str]:
+    return [f["name"] for f in body["embeds"][0]["fields"]]
+
+
+async def test_a_thread_holds_the_conversation_by_mention_reply_and_slash(start_bot, repo_engine):
+    h = await start_bot()
+    first = h.slash("ask", {"question": SETTLEMENT})
+    (answer,) = await h.messages(first)
+    assert "Google" in answer["embeds"][0]["description"]
+    await h.settle()
+    thread_id = int(answer["id"])                          # the thread opened on the answer has its id
+    h.feed("THREAD_CREATE", dict(h.api.threads[answer["id"]], newly_created=True))
+
+    # a follow-up by mention in the thread: read in the thread's context, answered in the thread
+    m = h.mention(f"<@{BOT_ID}> When was that?", channel_id=thread_id)
+    (reply,) = await h.replies_to(m)
+    assert reply.path == f"/channels/{thread_id}/messages"
+    assert (m["id"], "👀") in h.api.reactions
+    searched = footer(reply.body).split("\n")[0]
+    assert searched.startswith("Searched as: When was that? (") and "Clearview" in searched
+    assert "February" in reply.body["embeds"][0]["description"] and "[1]" in reply.body["embeds"][0]["description"]
+    expected = repo_engine.ask(searched[len("Searched as: "):])      # the answer is the standalone question's
+    assert reply.body["embeds"][0]["description"] == expected.answer
+    assert cited_docs(reply.body) == [citation_field(c).name for c in expected.citations]
+    assert not h.api.find("POST", rf"/channels/{thread_id}/messages/\d+/threads")      # no thread in a thread
+
+    # a follow-up by reply (pinging the bot, no mention typed): the same conversation
+    bot_message = h.api.messages[str(reply.response["id"])]
+    r = h.feed("MESSAGE_CREATE", message_payload("Did Facebook do the same?", new_user(), channel_id=thread_id,
+                                                 reply_to=bot_message))
+    (reply2,) = await h.replies_to(r)
+    searched2 = footer(reply2.body).split("\n")[0]
+    assert "Facebook" in searched2 and "Clearview" in searched2
+    assert reply2.body["embeds"][0]["fields"], "every answer keeps its sources"
+
+    # a change of subject in the thread is searched as it stands
+    new_subject = "What is Clarifai accused of doing with OKCupid photos?"
+    t = h.mention(f"<@{BOT_ID}> {new_subject}", channel_id=thread_id)
+    (reply3,) = await h.replies_to(t)
+    assert footer(reply3.body).startswith("casebot · index")                # nothing was added to the question
+    assert "OKCupid" in reply3.body["embeds"][0]["description"]
+    assert any("Cook County Record" in f for f in cited_docs(reply3.body))
+
+    # /ask inside the thread stays in it and goes on with the new subject
+    inside = h.slash("ask", {"question": "Which state's law did it allegedly break?"},
+                     channel=h.api.threads[answer["id"]])
+    (in_thread,) = await h.messages(inside)
+    assert in_thread["channel_id"] == str(thread_id)
+    assert "Clarifai" in in_thread["embeds"][0]["footer"]["text"]
+    await h.settle()
+    assert len(h.api.find("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+    turns = h.bot.db.turns(f"discord:{thread_id}", 10)
+    assert [t.surface for t in turns] == ["slash", "thread", "thread", "thread", "slash"]
+
+
+async def test_a_thread_survives_a_restart_even_unseen_by_discord_py(start_bot):
+    h = await start_bot()
+    first = h.slash("ask", {"question": SETTLEMENT})
+    (answer,) = await h.messages(first)
+    await h.settle()
+    restarted = await start_bot()                       # a new process: no THREAD_CREATE, nothing in memory
+    m = restarted.mention(f"<@{BOT_ID}> When was that?", channel_id=int(answer["id"]))
+    (reply,) = await restarted.replies_to(m)
+    assert "Clearview" in footer(reply.body).split("\n")[0]
+
+
+async def test_a_reply_to_an_answer_in_the_channel_continues_its_conversation(start_bot):
+    h = await start_bot()
+    m = h.mention(f"<@{BOT_ID}> {SETTLEMENT}")
+    (reply,) = await h.replies_to(m)
+    await h.settle()
+    # the mention's answer opened a thread too; a reply to the answer in the channel continues it
+    assert h.api.find("POST", rf"/channels/{CHANNEL_ID}/messages/{reply.response['id']}/threads")
+    r = h.feed("MESSAGE_CREATE", message_payload("When was that?", new_user(), reply_to=reply.response))
+    (reply2,) = await h.replies_to(r)
+    assert "Clearview" in footer(reply2.body).split("\n")[0]
+    # a reply that does not ping the bot carries no content without the Message Content intent: ignored
+    h.feed("MESSAGE_CREATE", message_payload("", new_user(), mention_bot=False, reply_to=reply.response))
+    await h.settle()
+    assert len(h.api.find("POST", rf"/channels/{CHANNEL_ID}/messages")) == 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Where mentions are answered
+
+
+async def test_admins_choose_the_channels_where_mentions_are_answered(start_bot):
+    h = await start_bot()
+    refused = h.slash("listen", {"where": "add"}, permissions=EVERYDAY_PERMISSIONS)
+    (msg,) = await h.messages(refused)
+    assert "Manage Server" in msg["content"]
+    admin = h.slash("listen", {"where": "add"}, permissions=EVERYDAY_PERMISSIONS | MANAGE_GUILD)
+    (msg,) = await h.messages(admin)
+    assert f"only in <#{CHANNEL_ID}>" in msg["content"] and msg["flags"] & EPHEMERAL
+
+    elsewhere = h.mention(f"<@{BOT_ID}> {CHICAGO}", channel_id=OTHER_CHANNEL_ID)
+    here = h.mention(f"<@{BOT_ID}> {CHICAGO}")
+    (reply,) = await h.replies_to(here)
+    await h.settle()
+    assert not h.api.find("POST", rf"/channels/{OTHER_CHANNEL_ID}/messages")
+    assert (elsewhere["id"], "👀") not in h.api.reactions and (here["id"], "👀") in h.api.reactions
+
+    restarted = await start_bot()                       # stored: survives a restart
+    again = restarted.mention(f"<@{BOT_ID}> {CHICAGO}", channel_id=OTHER_CHANNEL_ID)
+    await restarted.settle()
+    assert not restarted.api.find("POST", rf"/channels/{OTHER_CHANNEL_ID}/messages")
+    # the answer threads in the chosen channel still take follow-ups
+    thread = restarted.mention(f"<@{BOT_ID}> Why?", channel_id=int(reply.response["id"]))
+    (in_thread,) = await restarted.replies_to(thread)
+    assert in_thread.path == f"/channels/{reply.response['id']}/messages"
+    reset = restarted.slash("listen", {"where": "everywhere"}, permissions=MANAGE_GUILD)
+    (msg,) = await restarted.messages(reset)
+    assert "every channel" in msg["content"]
+    now_heard = restarted.mention(f"<@{BOT_ID}> {CHICAGO}", channel_id=OTHER_CHANNEL_ID)
+    await restarted.replies_to(now_heard)
+    assert again["id"] != now_heard["id"]
+
+
+async def test_a_damaged_database_leaves_answers_working(start_bot, tmp_path):
+    h = await start_bot(db=None)                         # what run_bot does when the file is refused
+    p = h.slash("ask", {"question": SETTLEMENT})
+    (answer,) = await h.messages(p)
+    assert "[1]" in answer["embeds"][0]["description"]
+    await h.settle()
+    m = h.mention(f"<@{BOT_ID}> When was that?", channel_id=int(answer["id"]))
+    (reply,) = await h.replies_to(m)
+    assert "Clearview" in footer(reply.body).split("\n")[0]          # remembered in memory meanwhile
+    up = answer["components"][0]["components"][0]["custom_id"]
+    click = h.click(answer, up)
+    (callback,) = await h.api.wait_for(lambda: h.callbacks(click))
+    assert "can't be saved" in callback.body["data"]["content"]
