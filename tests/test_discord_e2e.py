@@ -81,6 +81,9 @@ class BotProcess:
 
 async def spawn(folder: Path, env: dict, server: FakeDiscordServer) -> BotProcess:
     folder.mkdir(parents=True, exist_ok=True)
+    env = dict(env)
+    env.setdefault("CASEBOT_PATHS_DATABASE", str(folder / "casebot.db"))    # never the project's own
+    env.setdefault("CASEBOT_PATHS_FEEDBACK", str(folder / "feedback.jsonl"))
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         # cwd is an empty folder, so no developer's .env is read
         proc = await asyncio.create_subprocess_exec(*casebot_command(server), cwd=folder, env=env,
