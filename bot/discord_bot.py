@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable, Literal
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot import discord_render as render
 from bot.conversations import Asked, Conversations, open_database
@@ -281,6 +281,24 @@ class CaseCog(commands.Cog, name="casebot"):
                                                                 config.discord.cooldown_seconds, _who)
         self.reindex_lock = asyncio.Lock()
         self.ask_slots = asyncio.Semaphore(ASK_CONCURRENCY)
+
+    async def cog_load(self) -> None:
+        if self.bot.db is not None and self.bot.config.conversation.retention_days > 0:
+            self.prune.start()
+
+    async def cog_unload(self) -> None:
+        self.prune.cancel()
+
+    @tasks.loop(hours=24)
+    async def prune(self) -> None:
+        """Apply the retention setting once a day while the bot runs (it is also applied at start)."""
+        try:
+            removed = await asyncio.to_thread(self.bot.db.prune, self.bot.config.conversation.retention_days)
+        except Exception as exc:
+            log.error("pruning old conversations failed: %s", exc)
+            return
+        if any(removed):
+            log.info("retention: removed %d conversations and %d older answers", *removed)
 
     # -- commands -------------------------------------------------------------------------------------
 

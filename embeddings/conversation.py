@@ -3,14 +3,16 @@
 The "condense question" step, model-free. ``condense(question, history)`` decides whether the question
 goes on with the conversation ("When was it announced?", "What about Facebook?", "Which court?") or
 starts a new subject ("What did Google and Twitter demand of Clearview?"), and for a follow-up writes
-the question with the conversation's subject added: the names and subject words of the previous
-standalone question, and, when that question asked *who* or *which*, the names its answer gave.
+the question with the conversation's subject added in brackets: the names of the previous standalone
+question, the first name its answer gave that the question did not have, then the question's other
+subject words.
 
 A new subject is recognised by an explicit marker ("separately", "by the way"), or by a name (a
-capitalised word or acronym that is not a place) that neither the previous question nor its answer
-mentioned. A follow-up is recognised by a pronoun or "that"/"the same", by an elliptical opening
-("and ...", "what about ...") or by being short. The thresholds live in config/default.toml
-([conversation]) and were measured on tests/data/dialogues.jsonl (benchmarks/dialogues.py).
+capitalised word or acronym that is not a place) that no earlier question of the conversation used.
+A follow-up is recognised by a pronoun or "the same", by an elliptical opening ("and ...", "what
+about ..."), by a reference to something already introduced ("that suit", "other countries") or by
+being short. The settings live in config/default.toml ([conversation]) and were measured on
+tests/data/dialogues.jsonl (benchmarks/dialogues.py).
 
 A reader model may rewrite instead: pass ``rewriter``; when it returns None the rules here decide.
 """
@@ -81,7 +83,6 @@ _ELLIPSIS = re.compile(r"^\s*(and|also|plus|but|so|or|what about|how about|what 
 _NEW_SUBJECT = re.compile(r"^\s*(separately|unrelated|by the way|btw|new question|another question|"
                           r"different question|on another (note|topic)|changing the subject)\b[\s,:;-]*", re.I)
 _CONTEXT = re.compile(r"\s*\([^()]*\)\s*$")
-_WHO = re.compile(r"^\s*(who|whom|whose|which)\b", re.I)
 _PLACES = {
     "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware", "florida",
     "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky", "louisiana", "maine",

@@ -156,6 +156,7 @@ async def test_login_syncs_commands_to_the_configured_guild_only(start_bot):
     assert int(by_name["reindex"]["default_member_permissions"]) == MANAGE_GUILD
     assert int(by_name["listen"]["default_member_permissions"]) == MANAGE_GUILD
     assert h.bot.intents.message_content is False
+    assert h.bot.get_cog("casebot").prune.is_running()                 # retention applied daily while running
     assert h.bot.allowed_mentions.to_dict() == {"parse": []}
     # READY again (a reconnect) must not sync again: commands are synced in setup_hook only
     puts = len(h.api.find("PUT", r".*/commands"))
