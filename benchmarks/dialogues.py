@@ -1,8 +1,9 @@
 """Follow-up questions, measured: tests/data/dialogues.jsonl through the real pipeline.
 
-    .venv/bin/python benchmarks/dialogues.py [--verbose] [--json OUT]
+    CASEBOT_READER_BACKEND=none .venv/bin/python benchmarks/dialogues.py [--verbose] [--json OUT] [--modes condense]
 
-Prints, for the tune half (odd ids), the test half (even ids) and both: standalone-question accuracy,
+(CASEBOT_READER_BACKEND=none: the extractive answer stage alone, as the tests run it; without it the
+configured reader answers.) Prints, for the tune half (odd ids), the test half (even ids) and both: standalone-question accuracy,
 answer accuracy per turn and declines on unanswerable follow-ups, for the pipeline ("condense") and for
 two references: each question asked alone ("raw") and the set's own standalone questions ("gold").
 """
@@ -30,6 +31,7 @@ def main() -> int:
     parser.add_argument("--set", default=str(ROOT / "tests" / "data" / "dialogues.jsonl"))
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--modes", default="condense,raw,gold", help="comma-separated: condense, raw, gold")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(paths__seeds=str(ROOT / "seeds"), paths__index=str(Path(tmp) / "index"))
@@ -37,7 +39,7 @@ def main() -> int:
         data = dialogues.load(Path(args.set))
         tune, test = dialogues.split(data)
         figures = {}
-        for mode in ("condense", "raw", "gold"):
+        for mode in args.modes.split(","):
             for name, part in (("tune", tune), ("test", test), ("all", data)):
                 rows = dialogues.run(engine, part, mode)
                 figures[f"{mode}/{name}"] = dialogues.summary(rows)
