@@ -452,7 +452,7 @@ class CaseCog(commands.Cog, name="casebot"):
             return True
         try:
             listening = self.bot.db.listening(message.guild.id)
-        except (StoreCorrupt, Exception) as exc:       # the setting can't be read: answer rather than go silent
+        except Exception as exc:          # the setting can't be read: answer rather than go silent
             log.error("reading the listening setting failed: %s", exc)
             return True
         if listening.mode == "everywhere":
