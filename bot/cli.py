@@ -54,15 +54,52 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def _conversations(args, config):
+    """The conversation store; a damaged database is reported once and answers go on (memory only)."""
+    from bot.conversations import Conversations, open_database
+
+    try:
+        db = open_database(config)
+    except CasebotError as exc:
+        _err(f"{exc}; answering without it (follow-ups are remembered until this command ends)")
+        db = None
+    return Conversations(config, db)
+
+
+def _batch_line(line: str) -> tuple[str, str | None]:
+    """A stdin line: a plain question, or {"question": "...", "conversation": "some-id"}."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return text, None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+        raise ValueError('expected {"question": "...", "conversation": "some-id"}')
+    conversation = data.get("conversation")
+    if conversation is not None and (not isinstance(conversation, str) or not conversation.strip()):
+        raise ValueError("conversation must be a non-empty string")
+    return data["question"].strip(), conversation and f"cli:{conversation.strip()}"
+
+
 def _ask_batch(args) -> int:
     """One question a line on stdin, one JSON object a line on stdout, in the same order."""
     from embeddings.errors import EmptyQuestion
 
+    config = _config(args)
     engine = _engine(args)
+    conversations = _conversations(args, config)
     for line in sys.stdin:
-        question = line.strip()
         try:
-            out = engine.ask(question).to_json()
+            question, conversation = _batch_line(line)
+        except ValueError as exc:
+            print(json.dumps({"input": line.strip(), "error": str(exc)}, ensure_ascii=False), flush=True)
+            continue
+        try:
+            out = conversations.ask(engine, question, conversation, "cli").answer.to_json()
+            if conversation:
+                out["conversation"] = conversation[len("cli:"):]
         except EmptyQuestion:
             out = {"question": question, "error": "empty question"}
         print(json.dumps(out, ensure_ascii=False), flush=True)
@@ -72,6 +109,7 @@ def _ask_batch(args) -> int:
 def _ask_interactive(args) -> int:
     import readline
 
+    from bot.database import new_conversation_id
     from bot.render_text import render_answer
 
     history = Path(os.environ.get("CASEBOT_HISTORY", Path.home() / ".casebot_history"))
@@ -79,8 +117,12 @@ def _ask_interactive(args) -> int:
         readline.read_history_file(history)
     except OSError:
         pass
+    config = _config(args)
     engine = _engine(args)
-    print("Ask about the facial-recognition privacy cases. Ctrl-D to leave.", file=sys.stderr)
+    conversations = _conversations(args, config)
+    conversation = f"cli:{new_conversation_id()}"
+    print("Ask about the facial-recognition privacy cases; follow-up questions go on the same conversation.\n"
+          "Type :new to start a new conversation, Ctrl-D to leave.", file=sys.stderr)
     try:
         while True:
             try:
@@ -93,8 +135,17 @@ def _ask_interactive(args) -> int:
                 continue
             if not question:
                 continue
-            answer = engine.ask(question)
-            print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else render_answer(answer))
+            if question == ":new":
+                conversation = f"cli:{new_conversation_id()}"
+                print("(new conversation)", file=sys.stderr)
+                continue
+            answer = conversations.ask(engine, question, conversation, "cli").answer
+            if args.json:
+                print(json.dumps(answer.to_json(), ensure_ascii=False))
+            else:
+                if answer.standalone_question and answer.standalone_question != answer.question:
+                    print(f"(taken as: {answer.standalone_question})")
+                print(render_answer(answer))
             print()
     finally:
         try:
@@ -183,9 +234,10 @@ def cmd_setup_reader(args) -> int:
 
 
 def cmd_feedback(args) -> int:
+    from bot.conversations import open_database
     from bot.feedback import feedback_summary
 
-    print(feedback_summary(_config(args).paths.feedback))
+    print(feedback_summary(open_database(_config(args))))
     return 0
 
 

@@ -1,8 +1,12 @@
-"""The Discord surface of casebot: /ask, @mentions, /sources, /reindex and 👍/👎 feedback.
+"""The Discord surface of casebot: /ask with threads, @mentions and replies, /sources, /reindex, /listen,
+👍/👎 feedback (with an optional "what was wrong?" note).
 
-The client owns its command tree and receives its dependencies (config, engine, feedback store) in the
-constructor. All engine work runs in threads (``asyncio.to_thread``) so the event loop keeps answering
-heartbeats and other users while a question is embedded or the index rebuilds.
+``CaseBot`` is a ``commands.Bot`` that receives its dependencies (config, engine, database) in the
+constructor; ``CaseCog`` owns the app commands and the message listener. Every answer, whether asked by
+/ask, by a mention or in a thread, goes through one path (``CaseCog.respond``): resolve the question in
+its conversation, answer it off the event loop, send it, open a thread on it when it was not asked in
+one, and store the turn. A thread is a conversation (its id is the id of the answer message it opened
+on), so follow-ups by mention or by reply in it are read in the thread's context, after restarts too.
 """
 
 from __future__ import annotations
@@ -15,16 +19,17 @@ import os
 import re
 import signal
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Literal
 
 import discord
-import yarl
 from discord import app_commands
+from discord.ext import commands, tasks
 
 from bot import discord_render as render
-from bot.feedback import AnswerRecord, FeedbackStore, UnknownAnswer, new_answer_id
+from bot.conversations import Asked, Conversations, open_database
+from bot.database import Database, Listening
+from bot.feedback import FeedbackStore, UnknownAnswer
 from embeddings.config import Config
 from embeddings.errors import (
     CasebotError,
@@ -34,60 +39,39 @@ from embeddings.errors import (
     IndexMismatch,
     IndexMissing,
     ModelUnavailable,
+    StoreCorrupt,
 )
-from embeddings.results import Answer
 
 log = logging.getLogger("casebot.discord")
 
-# Where discord.py connects; tests point these at a fake Discord on 127.0.0.1.
-ENV_API_BASE = "CASEBOT_DISCORD_API_BASE"
-ENV_GATEWAY = "CASEBOT_DISCORD_GATEWAY"
 TOKEN_VAR = "DISCORD_TOKEN"
 
 EXIT_OK, EXIT_ERROR, EXIT_TOKEN = 0, 1, 2
 
 QUESTION_MAX = 1000
+THREAD_NAME_MAX = 100
 # Questions embedded at once. More threads than cores only slow each other down and starve the event
 # loop of the GIL; the rest wait (already deferred, so Discord's 3 s deadline is met).
 ASK_CONCURRENCY = max(2, min(4, os.cpu_count() or 2))
 MENTION_HELP = "Ask me a question after the mention, e.g. `@casebot Who sued Clearview AI in Illinois?`"
 GENERIC_ERROR = "Sorry, something went wrong on my side; the error has been logged. Please try again."
-
-
-# ---------------------------------------------------------------------------------------------------
-# Cooldowns
-
-
-class UserCooldowns:
-    """``rate`` requests per ``per`` seconds per user, shared by /ask and mentions.
-
-    Kept on the client (not in a decorator) so two bots in one process never share buckets.
-    """
-
-    def __init__(self, rate: int, per: float, clock: Callable[[], float] = time.monotonic):
-        self.rate = max(1, int(rate))
-        self.per = float(per)
-        self._clock = clock
-        self._buckets: dict[int, app_commands.Cooldown] = {}
-
-    def hit(self, user_id: int) -> float | None:
-        """Count one request; the seconds to wait when over the limit, else None."""
-        if self.per <= 0:
-            return None
-        now = self._clock()
-        if len(self._buckets) > 10_000:          # forget idle users
-            self._buckets = {k: b for k, b in self._buckets.items() if now - b._window < self.per}
-        bucket = self._buckets.get(user_id)
-        if bucket is None:
-            bucket = self._buckets[user_id] = app_commands.Cooldown(self.rate, self.per)
-        return bucket.update_rate_limit(now)
-
-    def cooldown(self) -> app_commands.Cooldown:
-        return app_commands.Cooldown(self.rate, self.per)
+SEEN = "👀"
+THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread,
+                discord.ChannelType.news_thread)
 
 
 def wait_text(retry_after: float) -> str:
     return f"You're asking too fast: try again in {max(1, math.ceil(retry_after))} s."
+
+
+def _who(source: discord.Message | discord.Interaction) -> int:
+    """The cooldown key: the user, whether they asked by slash command or by message."""
+    return (source.author if isinstance(source, discord.Message) else source.user).id
+
+
+def conversation_id(channel_or_message_id: int) -> str:
+    """A thread's conversation; a thread opened on a message has that message's id."""
+    return f"discord:{channel_or_message_id}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -111,10 +95,11 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"casebot:v
         return cls(match["vote"], match["aid"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog(CaseCog.__cog_name__)
         try:
-            await interaction.client.handle_vote(interaction, self.answer_id, self.vote)
+            await cog.handle_vote(interaction, self.answer_id, self.vote)
         except Exception as exc:          # discord.py would only log it; the user deserves a reply
-            await interaction.client.report_error(interaction, exc)
+            await cog.report_error(interaction, exc)
 
 
 class VoteView(discord.ui.View):
@@ -126,6 +111,32 @@ class VoteView(discord.ui.View):
         super().__init__(timeout=None)
         self.add_item(VoteButton("up", answer_id))
         self.add_item(VoteButton("down", answer_id))
+
+
+class WhatWasWrong(discord.ui.Modal, title="What was wrong? (optional)"):
+    """Shown after a 👎: a note stored with the vote. Closing it keeps the vote without a note."""
+
+    note = discord.ui.TextInput(label="What was wrong with this answer?", style=discord.TextStyle.paragraph,
+                                required=False, max_length=1000,
+                                placeholder="e.g. it cites the wrong article, or misses the date")
+
+    def __init__(self, cog: "CaseCog", answer_id: str):
+        super().__init__(timeout=15 * 60, custom_id=f"casebot:note:{answer_id}")
+        self.cog, self.answer_id = cog, answer_id
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        text = (self.note.value or "").strip()
+        saved = False
+        if text:
+            try:
+                saved = await asyncio.to_thread(self.cog.feedback.add_note, self.answer_id, interaction.user.id, text)
+            except Exception as exc:
+                log.error("storing a note on answer %s failed", self.answer_id, exc_info=exc)
+        reply = "Thanks, your 👎 and your note are saved." if saved else "Thanks for the feedback 👎"
+        await self.cog.send_ephemeral(interaction, reply)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await self.cog.report_error(interaction, error)
 
 
 class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"casebot:sources:(?P<dir>prev|next):(?P<page>\d{1,5})"):
@@ -146,10 +157,11 @@ class SourcesPageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ca
         return cls(match["dir"], int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog(CaseCog.__cog_name__)
         try:
-            await interaction.client.show_sources_page(interaction, self.page, edit=True)
+            await cog.show_sources_page(interaction, self.page, edit=True)
         except Exception as exc:
-            await interaction.client.report_error(interaction, exc)
+            await cog.report_error(interaction, exc)
 
 
 class SourcesView(discord.ui.View):
@@ -160,12 +172,12 @@ class SourcesView(discord.ui.View):
 
 
 # ---------------------------------------------------------------------------------------------------
-# The client
+# The bot
 
 
 class CaseTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        await self.client.report_error(interaction, error)
+        await self.client.get_cog(CaseCog.__cog_name__).report_error(interaction, error)
 
 
 _MARKUP = re.compile(r"@(?:everyone|here)\b|<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>")
@@ -191,27 +203,32 @@ def user_message(error: BaseException) -> str:
     return GENERIC_ERROR
 
 
-class CaseBot(discord.Client):
+def open_store(config: Config) -> Database | None:
+    """The database, or None (logged) when the file is damaged: the bot then answers without memory."""
+    try:
+        return open_database(config)
+    except StoreCorrupt as exc:
+        log.error("%s; answering without it: votes are not saved and follow-ups are remembered only until "
+                  "a restart", exc)
+        return None
+
+
+class CaseBot(commands.Bot):
     """casebot on Discord. ``engine`` may be set after login (``run_bot`` loads the model meanwhile)."""
 
-    def __init__(self, *, config: Config, engine=None, feedback: FeedbackStore | None = None,
-                 sync_global: bool = False, **options: Any):
+    def __init__(self, *, config: Config, engine=None, db: Database | None = None, sync_global: bool = False,
+                 **options: Any):
         intents = discord.Intents.default()
-        intents.message_content = False        # privileged; mentions and DMs carry content without it
+        intents.message_content = False        # privileged; mentions, replies that ping and DMs carry content
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
-        super().__init__(intents=intents, **options)
+        super().__init__(command_prefix=(), intents=intents, tree_cls=CaseTree, help_command=None, **options)
         self.config = config
         self.engine = engine
-        self.feedback = feedback or FeedbackStore(config.paths.feedback)
+        self.db = db
         self.sync_global = sync_global
-        self.tree = CaseTree(self)
-        self.cooldowns = UserCooldowns(config.discord.cooldown_rate, config.discord.cooldown_seconds)
-        self.reindex_lock = asyncio.Lock()
-        self.ask_slots = asyncio.Semaphore(ASK_CONCURRENCY)
-        for command in build_commands(self):
-            self.tree.add_command(command)
 
     async def setup_hook(self) -> None:
+        await self.add_cog(CaseCog(self))
         # Registering the view's dynamic items makes buttons on old messages work after a restart.
         self.add_view(VoteView(VoteView.REGISTRATION_ID))
         self.add_dynamic_items(SourcesPageButton)
@@ -220,75 +237,243 @@ class CaseBot(discord.Client):
             if guild_id:
                 guild = discord.Object(id=guild_id)
                 self.tree.copy_global_to(guild=guild)
-                commands = await self.tree.sync(guild=guild)
-                log.info("synced %d commands to guild %s", len(commands), guild_id)
+                commands_ = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild %s", len(commands_), guild_id)
             if self.sync_global:
-                commands = await self.tree.sync()
-                log.info("synced %d commands globally (may take up to an hour to appear)", len(commands))
+                commands_ = await self.tree.sync()
+                log.info("synced %d commands globally (may take up to an hour to appear)", len(commands_))
         except discord.HTTPException as exc:
             # e.g. the bot is not in that guild or lacks the applications.commands scope: keep running.
             log.error("could not sync slash commands (%s); existing registrations stay in effect", exc)
         if not guild_id and not self.sync_global:
             log.info("slash commands not synced (set discord.guild_id, or run `casebot bot --sync-global`)")
 
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: messages are handled by CaseCog's listener only."""
+
     async def on_ready(self) -> None:
         log.info("logged in as %s (id %s) in %d guilds", self.user, self.user.id if self.user else "?",
                  len(self.guilds))
 
-    # -- answering ------------------------------------------------------------------------------------
 
-    async def ask_engine(self, question: str) -> Answer:
-        if self.engine is None:
-            raise IndexMissing("the engine is still loading")
-        async with self.ask_slots:
-            return await asyncio.to_thread(self.engine.ask, clean_question(question))
+def in_guild(interaction: discord.Interaction) -> bool:
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return True
 
-    async def record(self, answer: Answer, surface: str) -> str:
-        answer_id = new_answer_id()
-        record = AnswerRecord.from_answer(answer_id, answer, surface)
+
+def on_cooldown(interaction: discord.Interaction) -> bool:
+    """/ask shares the cog's per-user CooldownMapping with mentions (a bucket per bot, not per process)."""
+    cog: CaseCog = interaction.command.binding
+    retry = cog.cooldowns.update_rate_limit(interaction)
+    if retry is not None:
+        raise app_commands.CommandOnCooldown(cog.cooldowns.get_bucket(interaction), retry)
+    return True
+
+
+class CaseCog(commands.Cog, name="casebot"):
+    def __init__(self, bot: CaseBot):
+        self.bot = bot
+        config = bot.config
+        self.conversations = Conversations(config, bot.db)
+        self.feedback = FeedbackStore(bot.db, config.paths.feedback) if bot.db is not None else None
+        self.cooldowns = commands.CooldownMapping.from_cooldown(max(1, config.discord.cooldown_rate),
+                                                                config.discord.cooldown_seconds, _who)
+        self.reindex_lock = asyncio.Lock()
+        self.ask_slots = asyncio.Semaphore(ASK_CONCURRENCY)
+
+    async def cog_load(self) -> None:
+        if self.bot.db is not None and self.bot.config.conversation.retention_days > 0:
+            self.prune.start()
+
+    async def cog_unload(self) -> None:
+        self.prune.cancel()
+
+    @tasks.loop(hours=24)
+    async def prune(self) -> None:
+        """Apply the retention setting once a day while the bot runs (it is also applied at start)."""
         try:
-            await asyncio.to_thread(self.feedback.record_answer, record)
-        except OSError:
-            # Feedback is a nicety: an unwritable file must not stop the answer.
-            log.exception("could not record answer %s for feedback", answer_id)
-        return answer_id
+            removed = await asyncio.to_thread(self.bot.db.prune, self.bot.config.conversation.retention_days)
+        except Exception as exc:
+            log.error("pruning old conversations failed: %s", exc)
+            return
+        if any(removed):
+            log.info("retention: removed %d conversations and %d older answers", *removed)
 
-    async def answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
+    # -- commands -------------------------------------------------------------------------------------
+
+    @app_commands.command(name="ask")
+    @app_commands.describe(question="Your question, e.g. Why did Chicago police stop using Clearview?")
+    @app_commands.check(on_cooldown)
+    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, QUESTION_MAX]) -> None:
+        """Ask a question about the facial-recognition privacy documents (in a thread: a follow-up)."""
         await interaction.response.defer(thinking=True)
-        answer = await self.ask_engine(question)
-        answer_id = await self.record(answer, "slash")
-        messages = render.pack_messages(render.render_answer(answer))
-        for i, embeds in enumerate(messages):
-            last = i == len(messages) - 1
-            await interaction.followup.send(embeds=embeds, view=VoteView(answer_id) if last else discord.utils.MISSING,
-                                            wait=True)
+        channel = interaction.channel
+        in_thread = isinstance(channel, discord.Thread) or getattr(channel, "type", None) in THREAD_TYPES
+
+        async def send(**kwargs: Any) -> discord.Message:
+            message = await interaction.followup.send(wait=True, **kwargs)
             interaction.extras["answered"] = True
+            return message
+
+        conversation = conversation_id(interaction.channel_id) if in_thread else None
+        await self.respond(question, conversation, send, "slash", thread_in=None if in_thread else channel)
+
+    @app_commands.command(name="sources")
+    @app_commands.describe(page="Page of the list to show (10 documents a page)")
+    async def sources(self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
+        """List the documents the answers come from."""
+        await self.show_sources_page(interaction, page - 1)
+
+    @app_commands.command(name="reindex")
+    @app_commands.describe(full="Re-embed every document instead of only the changed ones")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()                          # hides it in DMs ...
+    @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.check(in_guild)                       # ... and refuses it there (checks run bottom-up)
+    async def reindex(self, interaction: discord.Interaction, full: bool = False) -> None:
+        """Rebuild the index from the seeds folder (Manage Server only)."""
+        await self.run_reindex(interaction, full)
+
+    @app_commands.command(name="listen")
+    @app_commands.describe(where="everywhere: answer mentions in every channel; add/remove: answer mentions only in "
+                                 "the chosen channels; show: the current setting",
+                           channel="The channel to add or remove (default: this one)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.check(in_guild)
+    async def listen(self, interaction: discord.Interaction, where: Literal["everywhere", "add", "remove", "show"],
+                     channel: discord.TextChannel | None = None) -> None:
+        """Choose where mentions of the bot are answered (Manage Server only). /ask works everywhere."""
+        if self.bot.db is None:
+            await self.send_ephemeral(interaction, "Settings can't be saved right now (the database is unavailable).")
+            return
+        target = channel.id if channel is not None else interaction.channel_id
+        current = await asyncio.to_thread(self.bot.db.listening, interaction.guild_id)
+        if where == "everywhere":
+            new = Listening("everywhere")
+        elif where == "add":
+            chosen = current.channels if current.mode == "channels" else ()
+            new = Listening("channels", tuple(dict.fromkeys((*chosen, target))))
+        elif where == "remove":
+            remaining = tuple(c for c in current.channels if c != target)
+            new = Listening("channels", remaining) if current.mode == "channels" and remaining else current
+            if current.mode == "channels" and not remaining:
+                new = Listening("everywhere")
+        else:
+            new = current
+        if new != current:
+            await asyncio.to_thread(self.bot.db.set_listening, interaction.guild_id, new)
+            log.info("guild %s: mentions answered %s (set by user %s)", interaction.guild_id,
+                     new.mode if new.mode == "everywhere" else new.channels, interaction.user.id)
+        if new.mode == "everywhere":
+            text = "I answer mentions in every channel (and in threads)."
+        else:
+            text = "I answer mentions only in " + ", ".join(f"<#{c}>" for c in new.channels) + \
+                   " (and in threads under them, and in my answer threads). /ask works everywhere."
+        await self.send_ephemeral(interaction, text)
+
+    # -- the one answer path --------------------------------------------------------------------------
+
+    async def respond(self, question: str, conversation: str | None,
+                      send: Callable[..., Awaitable[discord.Message]], surface: str, thread_in: Any) -> None:
+        """Answer ``question`` in ``conversation`` (None: a new one), send it with ``send`` and store the turn.
+
+        A new conversation's answer opens a thread named after the question; the thread (id = the answer
+        message's id) is the conversation from then on. Without permission to open threads, replies to
+        the answer still continue it. ``thread_in``: the channel to open the thread in (None: don't)."""
+        if self.bot.engine is None:
+            raise IndexMissing("the engine is still loading")
+        question = clean_question(question)[:QUESTION_MAX]
+        async with self.ask_slots:
+            asked: Asked = await asyncio.to_thread(self.conversations.ask, self.bot.engine, question, conversation,
+                                                   surface, None, False)
+        # Stored before it is sent, so a vote clicked at once finds it.
+        await asyncio.to_thread(self.conversations.record, asked, conversation, surface)
+        messages = render.pack_messages(render.render_answer(asked.answer))
+        last = None
+        for i, embeds in enumerate(messages):
+            final = i == len(messages) - 1
+            last = await send(embeds=embeds, view=VoteView(asked.answer_id) if final else discord.utils.MISSING)
+        if conversation is None:
+            await asyncio.to_thread(self.conversations.attach, asked, conversation_id(last.id), surface)
+            if thread_in is not None:
+                await self.open_thread(thread_in, last, asked.answer.question)
+
+    async def open_thread(self, channel: Any, message: discord.Message, question: str) -> None:
+        name = render.trim(render.one_line(question), THREAD_NAME_MAX) or "casebot"
+        if not isinstance(channel, discord.TextChannel):      # DMs, voice text, forums: no thread on a message
+            return
+        try:
+            await channel.create_thread(name=name, message=message, auto_archive_duration=1440)
+        except (discord.Forbidden, discord.HTTPException) as exc:
+            log.warning("could not open a thread on answer %s (%s); replies to it continue the conversation",
+                        message.id, exc)
+
+    # -- messages: mentions, replies, threads ---------------------------------------------------------
 
     def question_from_message(self, message: discord.Message) -> str | None:
-        """The question in a message addressed to the bot (mention or DM), mentions removed; else None."""
-        if self.user is None or message.author.bot or message.author.id == self.user.id:
+        """The question in a message addressed to the bot (mention, reply that pings it, DM); else None."""
+        me = self.bot.user
+        if me is None or message.author.bot or message.author.id == me.id:
             return None
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return None
         content = message.content or ""
-        me = self.user.id
-        patterns = [rf"<@!?{me}>"]
+        patterns = [rf"<@!?{me.id}>"]
         guild = message.guild
         role = guild.self_role if guild is not None else None
         if role is not None:
             patterns.append(rf"<@&{role.id}>")
-        addressed = guild is None or any(re.search(p, content) for p in patterns)
+        addressed = (guild is None or any(re.search(p, content) for p in patterns)
+                     or any(u.id == me.id for u in message.mentions))   # a reply that pings the bot
         if not addressed:
             return None
-        text = re.sub("|".join(patterns), " ", content)
-        return " ".join(text.split())
+        return " ".join(re.sub("|".join(patterns), " ", content).split())
 
+    def conversation_of(self, message: discord.Message) -> tuple[str | None, bool]:
+        """(the conversation the message continues, whether it was asked in a thread)."""
+        channel = message.channel
+        thread = isinstance(channel, discord.Thread) or getattr(channel, "type", None) in THREAD_TYPES
+        if thread:
+            return conversation_id(channel.id), True
+        reference = message.reference
+        if reference is not None and reference.message_id is not None:
+            candidate = conversation_id(reference.message_id)
+            if self.conversations.known(candidate):
+                return candidate, False          # a reply to one of its answers outside the thread
+        if self.conversations.known(conversation_id(channel.id)):
+            return conversation_id(channel.id), True       # a thread discord.py has not seen created
+        return None, False
+
+    def listens_in(self, message: discord.Message, in_thread: bool) -> bool:
+        if message.guild is None or self.bot.db is None:
+            return True
+        try:
+            listening = self.bot.db.listening(message.guild.id)
+        except Exception as exc:          # the setting can't be read: answer rather than go silent
+            log.error("reading the listening setting failed: %s", exc)
+            return True
+        if listening.mode == "everywhere":
+            return True
+        channel = message.channel
+        parent = getattr(channel, "parent_id", None)
+        return listening.allows(channel.id) or (parent is not None and listening.allows(parent)) or (
+            in_thread and self.conversations.known(conversation_id(channel.id)))
+
+    @commands.Cog.listener("on_message")
     async def on_message(self, message: discord.Message) -> None:
         question = self.question_from_message(message)
         if question is None:
             return
         try:
-            retry = self.cooldowns.hit(message.author.id)
+            conversation, in_thread = await asyncio.to_thread(self.conversation_of, message)
+            if not await asyncio.to_thread(self.listens_in, message, in_thread):
+                return
+            with contextlib.suppress(discord.HTTPException):
+                await message.add_reaction(SEEN)       # seen, before any work
+            retry = self.cooldowns.update_rate_limit(message)
             if retry is not None:
                 await self._reply(message, content=wait_text(retry), delete_after=min(retry, 30))
                 return
@@ -297,12 +482,12 @@ class CaseBot(discord.Client):
                 return
             with contextlib.suppress(discord.HTTPException):
                 await message.channel.typing()  # one typing indicator, shown until the reply arrives
-            answer = await self.ask_engine(question[:QUESTION_MAX])
-            answer_id = await self.record(answer, "mention")
-            messages = render.pack_messages(render.render_answer(answer))
-            for i, embeds in enumerate(messages):
-                view = VoteView(answer_id) if i == len(messages) - 1 else None
-                await self._reply(message, embeds=embeds, view=view)
+
+            async def send(**kwargs: Any) -> discord.Message:
+                return await self._reply(message, **kwargs)
+
+            surface = "thread" if in_thread else ("reply" if conversation else "mention")
+            await self.respond(question, conversation, send, surface, thread_in=None if in_thread else message.channel)
         except discord.Forbidden:
             log.warning("no permission to reply in channel %s", message.channel.id)
         except Exception as exc:
@@ -312,13 +497,17 @@ class CaseBot(discord.Client):
                 await self._reply(message, content=user_message(exc))
 
     async def _reply(self, message: discord.Message, **kwargs: Any) -> discord.Message:
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None and v is not discord.utils.MISSING}
         reference = message.to_reference(fail_if_not_exists=False)
         return await message.channel.send(reference=reference, mention_author=False, **kwargs)
 
     # -- votes and sources ----------------------------------------------------------------------------
 
     async def handle_vote(self, interaction: discord.Interaction, answer_id: str, vote: str) -> None:
+        if self.feedback is None:
+            await self.send_ephemeral(interaction, "Sorry, votes can't be saved right now; please try again later.")
+            return
+
         def store() -> tuple[str | None, bool]:
             previous = self.feedback.previous_vote(answer_id, interaction.user.id)
             if previous == vote:
@@ -335,6 +524,9 @@ class CaseBot(discord.Client):
             log.error("storing a vote on answer %s failed", answer_id, exc_info=exc)
             text = "Sorry, I couldn't save your vote; please try again later."
         else:
+            if stored and vote == "down":
+                await interaction.response.send_modal(WhatWasWrong(self, answer_id))
+                return
             if not stored:
                 text = f"You already voted {emoji} on this answer — thanks!"
             elif previous:
@@ -344,12 +536,12 @@ class CaseBot(discord.Client):
         await self.send_ephemeral(interaction, text)
 
     async def show_sources_page(self, interaction: discord.Interaction, page: int, edit: bool = False) -> None:
-        if self.engine is None:
+        if self.bot.engine is None:
             raise IndexMissing("the engine is still loading")
-        documents = self.engine.sources()
+        documents = self.bot.engine.sources()
         pages = render.paginate_sources(documents)
         page = max(0, min(page, len(pages) - 1)) if pages else 0
-        embed = render.render_sources_page(pages, page, len(documents), self.engine.index_version)
+        embed = render.render_sources_page(pages, page, len(documents), self.bot.engine.index_version)
         view = SourcesView(page, len(pages)) if len(pages) > 1 else discord.utils.MISSING
         if edit:
             await interaction.response.edit_message(embed=embed, view=view if view else None)
@@ -358,25 +550,26 @@ class CaseBot(discord.Client):
 
     # -- reindex --------------------------------------------------------------------------------------
 
-    async def reindex(self, interaction: discord.Interaction, full: bool) -> None:
+    async def run_reindex(self, interaction: discord.Interaction, full: bool) -> None:
         if self.reindex_lock.locked():
             await interaction.response.send_message("A reindex is already running; its result will be posted "
                                                     "to whoever started it.", ephemeral=True)
             return
         async with self.reindex_lock:
             await interaction.response.defer(thinking=True, ephemeral=True)
-            if self.engine is None:
+            engine = self.bot.engine
+            if engine is None:
                 raise IndexMissing("the engine is still loading")
             log.info("reindex (full=%s) requested by user %s", full, interaction.user.id)
             try:
-                report = await asyncio.to_thread(self.engine.reindex, full)
+                report = await asyncio.to_thread(engine.reindex, full)
             except CasebotError as exc:
                 log.warning("reindex failed: %s", exc)
-                embed = render.render_reindex_failure(str(exc), self.engine.index_version)
+                embed = render.render_reindex_failure(str(exc), engine.index_version)
             except Exception as exc:
                 log.error("reindex failed", exc_info=exc)
                 embed = render.render_reindex_failure(f"unexpected {type(exc).__name__} (details are in the "
-                                                      "bot's log)", self.engine.index_version)
+                                                      "bot's log)", engine.index_version)
             else:
                 log.info("reindex done: version %s, %d documents, %d passages", report.version,
                          report.documents, report.chunks)
@@ -420,46 +613,6 @@ class CaseBot(discord.Client):
             log.warning("could not send an error message for interaction %s: %s", interaction.id, exc)
 
 
-def build_commands(bot: CaseBot) -> list[app_commands.Command]:
-    """The slash commands, bound to one client (so nothing is shared between clients)."""
-
-    def on_cooldown(interaction: discord.Interaction) -> bool:
-        retry = bot.cooldowns.hit(interaction.user.id)
-        if retry is not None:
-            raise app_commands.CommandOnCooldown(bot.cooldowns.cooldown(), retry)
-        return True
-
-    def in_guild(interaction: discord.Interaction) -> bool:
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        return True
-
-    @app_commands.command(name="ask")
-    @app_commands.describe(question="Your question, e.g. Why did Chicago police stop using Clearview?")
-    @app_commands.check(on_cooldown)
-    async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, QUESTION_MAX]) -> None:
-        """Ask a question about the facial-recognition privacy documents."""
-        await bot.answer_interaction(interaction, question)
-
-    @app_commands.command(name="sources")
-    @app_commands.describe(page="Page of the list to show (10 documents a page)")
-    async def sources(interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
-        """List the documents the answers come from."""
-        await bot.show_sources_page(interaction, page - 1)
-
-    @app_commands.command(name="reindex")
-    @app_commands.describe(full="Re-embed every document instead of only the changed ones")
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()                          # hides it in DMs ...
-    @app_commands.checks.has_permissions(manage_guild=True)
-    @app_commands.check(in_guild)                       # ... and refuses it there (checks run bottom-up)
-    async def reindex(interaction: discord.Interaction, full: bool = False) -> None:
-        """Rebuild the index from the seeds folder (Manage Server only)."""
-        await bot.reindex(interaction, full)
-
-    return [ask, sources, reindex]
-
-
 # ---------------------------------------------------------------------------------------------------
 # Running
 
@@ -491,16 +644,6 @@ class _RedactingFormatter(logging.Formatter):
         return text
 
 
-def apply_endpoints(env: dict) -> None:
-    """Point discord.py at another API and gateway (a test fake) when the environment says so."""
-    api = env.get(ENV_API_BASE)
-    gateway = env.get(ENV_GATEWAY)
-    if api:
-        discord.http.Route.BASE = api.rstrip("/")
-    if gateway:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
-
-
 def _fail(text: str, code: int) -> int:
     print(f"casebot: {text}", file=sys.stderr, flush=True)
     return code
@@ -515,7 +658,6 @@ def run_bot(config: Config, token: str | None, sync_global: bool = False) -> int
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not token or not token.strip():
         return _fail(f"{TOKEN_VAR} is not set: put the bot token in the environment or in a .env file", EXIT_TOKEN)
-    apply_endpoints(os.environ)
     try:
         return asyncio.run(_serve(config, token.strip(), sync_global))
     except KeyboardInterrupt:                   # Ctrl-C before the signal handlers were installed
@@ -532,7 +674,7 @@ async def _serve(config: Config, token: str, sync_global: bool) -> int:
             handled.append(sig)
     stopped = asyncio.ensure_future(stop.wait())
     try:
-        async with CaseBot(config=config, sync_global=sync_global) as bot:
+        async with CaseBot(config=config, db=open_store(config), sync_global=sync_global) as bot:
             code = await _login(bot, token)
             if code is not None:
                 return code

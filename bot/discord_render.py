@@ -33,6 +33,7 @@ SEGMENT_MAX = 1500          # longest run of answer text placed before its sourc
 LINK_URL_MAX = 512          # longer URLs are not linked (the title is still shown)
 SOURCES_PER_PAGE = 10
 SOURCE_TITLE_MAX = 150
+SEARCHED_AS_MAX = 300       # a follow-up's standalone question, shown in the footer
 
 COLOUR_ANSWER = discord.Colour.blurple()
 COLOUR_DECLINED = discord.Colour.light_grey()
@@ -126,8 +127,15 @@ def source_label(outlet: str | None, published: str | None, doc_id: str, page: i
     return " · ".join(parts)
 
 
-def footer_text(index_version: str) -> str:
-    return trim(f"casebot · index {index_version} · {DISCLAIMER}", FOOTER_MAX)
+def footer_text(index_version: str, searched_as: str | None = None) -> str:
+    """The footer; for a follow-up, it first says what was searched (so a wrong reading shows)."""
+    head = f"Searched as: {trim(one_line(searched_as), SEARCHED_AS_MAX)}\n" if searched_as else ""
+    return trim(f"{head}casebot · index {index_version} · {DISCLAIMER}", FOOTER_MAX)
+
+
+def searched_as(answer: Answer) -> str | None:
+    standalone = answer.standalone_question
+    return standalone if standalone and standalone != answer.question else None
 
 
 def markers(text: str) -> list[int]:
@@ -272,7 +280,7 @@ def render_answer(answer: Answer) -> list[discord.Embed]:
     """
     if not answer.answered:
         return [_render_declined(answer)]
-    footer = footer_text(answer.index_version)
+    footer = footer_text(answer.index_version, searched_as(answer))
     fields = {c.n: citation_field(c) for c in answer.citations}
     title = f"Q: {escape(one_line(answer.question))}" if answer.question.strip() else "Answer"
     embeds: list[_EmbedBuilder] = [_EmbedBuilder(title, footer, COLOUR_ANSWER)]
@@ -311,7 +319,7 @@ def render_answer(answer: Answer) -> list[discord.Embed]:
 
 
 def _render_declined(answer: Answer) -> discord.Embed:
-    footer = footer_text(answer.index_version)
+    footer = footer_text(answer.index_version, searched_as(answer))
     title = f"Q: {escape(one_line(answer.question))}" if answer.question.strip() else "No answer"
     builder = _EmbedBuilder(title, footer, COLOUR_DECLINED)
     text = one_line(answer.answer) or NO_COVERAGE

@@ -19,6 +19,7 @@ class Paths:
     seeds: Path
     index: Path
     feedback: Path
+    database: Path
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,15 @@ class DaskSettings:
 
 
 @dataclass(frozen=True)
+class ConversationSettings:
+    history_turns: int
+    followup_max_words: int
+    answer_names: int
+    retention_days: float
+    busy_timeout_ms: int
+
+
+@dataclass(frozen=True)
 class Config:
     paths: Paths
     model: Model
@@ -130,6 +140,7 @@ class Config:
     discord: DiscordSettings = field(default_factory=lambda: DiscordSettings(0, 10.0, 3))
     backend: BackendSettings = field(default_factory=BackendSettings)
     dask: DaskSettings = field(default_factory=DaskSettings)
+    conversation: ConversationSettings = field(default_factory=lambda: ConversationSettings(3, 3, 1, 90.0, 10_000))
 
 
 _SECTIONS = {
@@ -143,6 +154,7 @@ _SECTIONS = {
     "discord": DiscordSettings,
     "backend": BackendSettings,
     "dask": DaskSettings,
+    "conversation": ConversationSettings,
 }
 
 
@@ -219,5 +231,5 @@ def load_config(path: Path | None = None, env: dict | None = None, **overrides) 
         built[section] = cls(**kwargs)
     if built["paths"] is not None:
         p = built["paths"]
-        built["paths"] = Paths(*(Path(os.path.abspath(x)) for x in (p.seeds, p.index, p.feedback)))
+        built["paths"] = Paths(*(Path(os.path.abspath(x)) for x in (p.seeds, p.index, p.feedback, p.database)))
     return Config(**built)

@@ -52,3 +52,7 @@ class ReaderUnavailable(CasebotError):
 
 class BackendUnavailable(CasebotError):
     """The search backend (a Milvus server or Lite file, a Dask scheduler) cannot be reached or used."""
+
+
+class StoreCorrupt(CasebotError):
+    """The conversation and feedback database is not a readable SQLite file."""

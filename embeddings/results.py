@@ -45,6 +45,8 @@ class Answer:
     reader: str = "none"       # which reader decided ("llama:<file>", "openai:<model>", "none")
     checks: list[dict] = field(default_factory=list)  # what code checked, and what it dropped or refused
     decision: object = field(default=None, repr=False, compare=False)  # the answer stage's trace; not in JSON
+    conversation: str | None = None          # the conversation the question was asked in, if any
+    standalone_question: str | None = None   # what was searched, when a follow-up was resolved
 
     def to_json(self) -> dict:
         """The CLI/JSON contract of docs/design.md."""
@@ -63,6 +65,8 @@ class Answer:
             "reader": self.reader,
             "checks": self.checks,
             "index_version": self.index_version,
+            "conversation": self.conversation,
+            "standalone_question": self.standalone_question or self.question,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
 

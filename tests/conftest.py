@@ -72,7 +72,8 @@ def make_config(tmp_path):
     def factory(seeds_dir: Path, index_dir: Path | None = None, **overrides):
         return load_config(env=EXTRACTIVE, paths__seeds=str(seeds_dir),
                            paths__index=str(index_dir or tmp_path / "index"),
-                           paths__feedback=str(tmp_path / "feedback.jsonl"), **overrides)
+                           paths__feedback=str(tmp_path / "feedback.jsonl"),
+                           paths__database=str(tmp_path / "casebot.db"), **overrides)
     return factory
 
 

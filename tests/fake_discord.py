@@ -21,6 +21,7 @@ import itertools
 import json
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -30,6 +31,7 @@ APP_ID = 700000000000000001
 BOT_ID = APP_ID                     # a bot user's id equals its application's id
 GUILD_ID = 710000000000000001
 CHANNEL_ID = 720000000000000001
+OTHER_CHANNEL_ID = 720000000000000002
 BOT_ROLE_ID = 730000000000000001
 OWNER_ID = 740000000000000001
 DEADLINE = 3.0
@@ -71,10 +73,18 @@ def member_payload(user_id: int, name: str, permissions: int = EVERYDAY_PERMISSI
             "pending": False, "permissions": str(permissions), "avatar": None, "communication_disabled_until": None}
 
 
-def channel_payload() -> dict:
-    return {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "general", "position": 0,
+def channel_payload(channel_id: int = CHANNEL_ID, name: str = "general") -> dict:
+    return {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": name, "position": 0,
             "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
             "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
+
+
+def thread_payload(thread_id: int, name: str, parent_id: int = CHANNEL_ID, owner_id: int = BOT_ID) -> dict:
+    return {"id": str(thread_id), "type": 11, "guild_id": str(GUILD_ID), "parent_id": str(parent_id), "name": name,
+            "owner_id": str(owner_id), "last_message_id": None, "rate_limit_per_user": 0, "message_count": 0,
+            "member_count": 1, "flags": 0, "total_message_sent": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                "archive_timestamp": iso_now(), "create_timestamp": iso_now()}}
 
 
 def ready_payload(resume_url: str = "ws://127.0.0.1/gateway") -> dict:
@@ -101,12 +111,13 @@ def guild_create_payload() -> dict:
         "nsfw_level": 0, "premium_progress_bar_enabled": False, "joined_at": "2024-01-01T00:00:00.000000+00:00",
         "large": False, "unavailable": False, "member_count": 2,
         "members": [member_payload(BOT_ID, "casebot", roles=[BOT_ROLE_ID], bot=True)],
-        "channels": [channel_payload()], "threads": [], "voice_states": [], "presences": [],
+        "channels": [channel_payload(), channel_payload(OTHER_CHANNEL_ID, "off-topic")], "threads": [], "voice_states": [], "presences": [],
         "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
     }
 
 
-def _interaction_base(kind: int, user_id: int, permissions: int, guild: bool = True) -> dict:
+def _interaction_base(kind: int, user_id: int, permissions: int, guild: bool = True,
+                      channel: dict | None = None) -> dict:
     data = {
         "id": str(snowflake()), "application_id": str(APP_ID), "type": kind,
         "token": f"itoken-{snowflake()}", "version": 1, "locale": "en-US",
@@ -116,7 +127,7 @@ def _interaction_base(kind: int, user_id: int, permissions: int, guild: bool = T
     if guild:
         data.update({"guild_id": str(GUILD_ID), "guild_locale": "en-US", "context": 0,
                      "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
-                     "channel_id": str(CHANNEL_ID), "channel": channel_payload(),
+                     "channel_id": (channel or channel_payload())["id"], "channel": channel or channel_payload(),
                      "member": member_payload(user_id, f"user{user_id % 10000}", permissions)})
     else:
         dm = {"id": str(snowflake()), "type": 1, "recipients": [user_payload(user_id, "dmuser")], "flags": 0}
@@ -126,11 +137,11 @@ def _interaction_base(kind: int, user_id: int, permissions: int, guild: bool = T
 
 
 def slash_payload(name: str, options: dict | None = None, user_id: int = 1, permissions: int = EVERYDAY_PERMISSIONS,
-                  guild: bool = True) -> dict:
+                  guild: bool = True, channel: dict | None = None) -> dict:
     """INTERACTION_CREATE for ``/name option:value ...`` (string, integer and boolean options)."""
     types = {str: 3, int: 4, bool: 5}
     opts = [{"name": k, "type": types[type(v)], "value": v} for k, v in (options or {}).items()]
-    data = _interaction_base(2, user_id, permissions, guild)
+    data = _interaction_base(2, user_id, permissions, guild, channel)
     data["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": opts}
     if guild:
         data["data"]["guild_id"] = str(GUILD_ID)
@@ -145,11 +156,35 @@ def button_payload(message: dict, custom_id: str, user_id: int = 1) -> dict:
     return data
 
 
+def modal_submit_payload(modal: dict, values: dict[str, str], user_id: int = 1, message: dict | None = None) -> dict:
+    """INTERACTION_CREATE for submitting a modal the bot showed (``modal``: the callback's data), with the
+    text inputs' ``values`` by custom id."""
+    def fill(components: list) -> list:
+        out = []
+        for c in components:
+            if c.get("type") == 1:
+                out.append({"type": 1, "components": fill(c["components"])})
+            elif c.get("type") == 18:
+                out.append({"type": 18, "id": c.get("id", 0), "component": fill([c["component"]])[0]})
+            else:
+                out.append({"type": c["type"], "custom_id": c["custom_id"], "value": values.get(c["custom_id"], "")})
+        return out
+
+    data = _interaction_base(5, user_id, EVERYDAY_PERMISSIONS, guild=True)
+    data["data"] = {"custom_id": modal["custom_id"], "components": fill(modal["components"])}
+    if message is not None:
+        data["message"] = message
+    return data
+
+
 def message_payload(content: str, author_id: int = 2, mention_bot: bool = True, guild: bool = True,
-                    role_mention: bool = False) -> dict:
-    """MESSAGE_CREATE for a user's message (a mention of the bot is in ``content`` if the caller put it)."""
+                    role_mention: bool = False, channel_id: int = CHANNEL_ID, reply_to: dict | None = None) -> dict:
+    """MESSAGE_CREATE for a user's message (a mention of the bot is in ``content`` if the caller put it).
+
+    ``reply_to``: a message this one replies to; Discord then lists its author in ``mentions`` when
+    ``mention_bot`` (the reply "pings"), which is what lets a bot without Message Content read it."""
     data = {
-        "id": str(snowflake()), "channel_id": str(CHANNEL_ID), "type": 0, "content": content,
+        "id": str(snowflake()), "channel_id": str(channel_id), "type": 19 if reply_to else 0, "content": content,
         "author": user_payload(author_id, f"user{author_id % 10000}"), "attachments": [], "embeds": [],
         "components": [], "mentions": [], "mention_roles": [], "mention_everyone": False, "pinned": False,
         "tts": False, "timestamp": iso_now(), "edited_timestamp": None, "flags": 0, "nonce": None,
@@ -159,6 +194,10 @@ def message_payload(content: str, author_id: int = 2, mention_bot: bool = True, 
                                                                           bot=True))]
     if role_mention:
         data["mention_roles"] = [str(BOT_ROLE_ID)]
+    if reply_to is not None:
+        data["message_reference"] = {"type": 0, "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+                                     "guild_id": str(GUILD_ID)}
+        data["referenced_message"] = reply_to
     if guild:
         data["guild_id"] = str(GUILD_ID)
         member = member_payload(author_id, f"user{author_id % 10000}")
@@ -264,6 +303,8 @@ class FakeDiscordAPI:
         self.messages: dict[str, dict] = {}
         self.commands: dict[str, list[dict]] = {}       # "global" or guild id -> synced commands
         self.errors: list[Request] = []                  # every request answered with a 4xx
+        self.threads: dict[str, dict] = {}               # thread id -> channel payload
+        self.reactions: list[tuple[str, str]] = []       # (message id, emoji) the bot added
         self._changed: asyncio.Condition | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------------
@@ -358,6 +399,13 @@ class FakeDiscordAPI:
             return self._create_message(send.group(1), body, reply_to=(body.get("message_reference") or {}))
         if re.fullmatch(r"/channels/\d+/typing", p) and m == "POST":
             return 204, None
+        thread = re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", p)
+        if thread and m == "POST":
+            return self._start_thread(thread.group(1), thread.group(2), body)
+        reaction = re.fullmatch(r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", p)
+        if reaction and m == "PUT":
+            self.reactions.append((reaction.group(2), urllib.parse.unquote(reaction.group(3))))
+            return 204, None
         delete = re.fullmatch(r"/channels/(\d+)/messages/(\d+)", p)
         if delete and m == "DELETE":
             return (204, None) if self.messages.pop(delete.group(2), None) else (404, {"message": "Unknown Message",
@@ -387,6 +435,19 @@ class FakeDiscordAPI:
             extra.update(type=19, message_reference={"message_id": reply_to["message_id"], "channel_id": channel_id})
         return 200, self._message(body, channel_id, **extra)
 
+    def _start_thread(self, channel_id: str, message_id: str, body: dict) -> tuple[int, Any]:
+        """A public thread on a message: Discord gives it the message's id (one thread per message)."""
+        if message_id in self.threads:
+            return 400, {"message": "A thread has already been created for this message", "code": 160004}
+        if message_id not in self.messages:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        name = body.get("name") or ""
+        if not 1 <= len(name) <= 100:
+            return 400, {"message": "Invalid Form Body", "code": 50035, "errors": {"name": {"_errors": [
+                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}}}
+        self.threads[message_id] = thread_payload(int(message_id), name, parent_id=int(channel_id))
+        return 201, self.threads[message_id]
+
     @staticmethod
     def _metadata(state: InteractionState) -> dict:
         payload = state.payload
@@ -410,7 +471,7 @@ class FakeDiscordAPI:
                 return 400, {"message": "Invalid Form Body", "code": 50035, "errors": errors}
         state.response_type = kind
         state.response_flags = data.get("flags") or 0
-        channel_id = str(CHANNEL_ID)
+        channel_id = str(state.payload.get("channel_id", CHANNEL_ID))
         resource: dict = {"type": kind}
         if kind == 4:                                  # a message now
             state.original = self._message(data, channel_id, interaction_metadata=self._metadata(state))
@@ -455,7 +516,7 @@ class FakeDiscordAPI:
                 msg.update(content=body.get("content") or "", embeds=body.get("embeds") or [],
                            components=body.get("components") or [], flags=flags)
             else:
-                msg = self._message(body, str(CHANNEL_ID), webhook_id=str(APP_ID))
+                msg = self._message(body, str(state.payload.get("channel_id", CHANNEL_ID)), webhook_id=str(APP_ID))
             state.messages.append(msg)
             return 200, msg
         if message_ref == "@original":

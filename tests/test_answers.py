@@ -83,8 +83,9 @@ def test_empty_question_is_a_named_error(repo_engine):
 def test_json_contract_fields(repo_engine):
     out = repo_engine.ask("Who is David Mutnick?").to_json()
     assert set(out) == {"question", "answered", "answer", "citations", "passages", "reader", "checks",
-                        "index_version", "timings_ms"}
+                        "index_version", "conversation", "standalone_question", "timings_ms"}
     assert out["reader"] == "none" and all(set(c) == {"check", "passed", "detail"} for c in out["checks"])
+    assert out["conversation"] is None and out["standalone_question"] == out["question"]
     assert set(out["citations"][0]) >= {"n", "doc_id", "title", "outlet", "published", "url", "quote"}
     assert set(out["passages"][0]) == {"rank", "score", "doc_id", "chunk_id", "text"}
     assert set(out["timings_ms"]) >= {"embed", "search", "total"}

@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.conversations import open_database
+from bot.discord_render import citation_field
 from bot.discord_bot import GENERIC_ERROR, CaseBot, _RedactingFormatter, read_token
-from bot.feedback import FeedbackStore, answers_path, feedback_summary, hash_user, user_key
+from bot.feedback import feedback_summary, hash_user, user_key
 from embeddings.config import load_config
 from tests.conftest import EXTRACTIVE
 from embeddings.errors import SeedsNotFound
@@ -33,12 +35,14 @@ from tests.fake_discord import (
     EVERYDAY_PERMISSIONS,
     GUILD_ID,
     MANAGE_GUILD,
+    OTHER_CHANNEL_ID,
     TOKEN,
     FakeDiscordAPI,
     button_payload,
     guild_create_payload,
     install_recorder,
     message_payload,
+    modal_submit_payload,
     ready_payload,
     slash_payload,
 )
@@ -65,13 +69,15 @@ class Harness:
         return payload
 
     def slash(self, name: str, options: dict | None = None, user_id: int | None = None,
-              permissions: int = EVERYDAY_PERMISSIONS, guild: bool = True) -> dict:
-        return self.feed("INTERACTION_CREATE", slash_payload(name, options, user_id or new_user(), permissions, guild))
+              permissions: int = EVERYDAY_PERMISSIONS, guild: bool = True, channel: dict | None = None) -> dict:
+        return self.feed("INTERACTION_CREATE", slash_payload(name, options, user_id or new_user(), permissions, guild,
+                                                             channel))
 
     def click(self, message: dict, custom_id: str, user_id: int | None = None) -> dict:
         return self.feed("INTERACTION_CREATE", button_payload(message, custom_id, user_id or new_user()))
 
     def mention(self, content: str, author_id: int | None = None, **kw) -> dict:
+        """MESSAGE_CREATE of a message mentioning the bot (``channel_id``: e.g. a thread)."""
         return self.feed("MESSAGE_CREATE", message_payload(content, author_id or new_user(), **kw))
 
     async def messages(self, payload: dict, n: int = 1, timeout: float = 30) -> list[dict]:
@@ -82,11 +88,21 @@ class Harness:
 
     async def replies_to(self, message: dict, n: int = 1, timeout: float = 30) -> list:
         def found():
-            hits = [r for r in self.api.find("POST", rf"/channels/{CHANNEL_ID}/messages")
+            hits = [r for r in self.api.find("POST", r"/channels/\d+/messages")
                     if str((r.body.get("message_reference") or {}).get("message_id")) == message["id"]]
             return hits if len(hits) >= n else None
 
         return await self.api.wait_for(found, timeout)
+
+    async def settle(self) -> None:
+        """Wait until every event discord.py dispatched so far has been handled to the end."""
+        prefixes = ("CommandTree-invoker", "discord.py: ", "discord-ui-view-dispatch", "discord-ui-modal-dispatch")
+        while True:
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()
+                       and t.get_name().startswith(prefixes)]
+            if not pending:
+                return
+            await asyncio.wait(pending, timeout=60)
 
     def callbacks(self, payload: dict) -> list:
         return self.api.find("POST", rf"/interactions/{payload['id']}/{payload['token']}/callback")
@@ -104,12 +120,13 @@ async def start_bot(repo_engine, tmp_path, monkeypatch):
 
     async def start(engine=repo_engine, **overrides) -> Harness:
         sync_global = overrides.pop("sync_global", False)
+        db = overrides.pop("db", "open")
         settings = dict(discord__guild_id=GUILD_ID, discord__cooldown_rate=100, discord__cooldown_seconds=60,
-                        paths__feedback=str(tmp_path / "feedback.jsonl"), paths__index=str(engine.config.paths.index),
-                        paths__seeds=str(engine.config.paths.seeds))
+                        paths__feedback=str(tmp_path / "feedback.jsonl"), paths__database=str(tmp_path / "casebot.db"),
+                        paths__index=str(engine.config.paths.index), paths__seeds=str(engine.config.paths.seeds))
         settings.update(overrides)
         config = load_config(env=EXTRACTIVE, **settings)
-        bot = CaseBot(config=config, engine=engine, feedback=FeedbackStore(config.paths.feedback),
+        bot = CaseBot(config=config, engine=engine, db=open_database(config) if db == "open" else db,
                       sync_global=sync_global, guild_ready_timeout=0)
         await stack.enter_async_context(bot)
         await bot.login(TOKEN)
@@ -133,11 +150,13 @@ async def test_login_syncs_commands_to_the_configured_guild_only(start_bot):
     synced = h.api.commands[str(GUILD_ID)]
     assert "global" not in h.api.commands
     by_name = {c["name"]: c for c in synced}
-    assert set(by_name) == {"ask", "sources", "reindex"}
+    assert set(by_name) == {"ask", "sources", "reindex", "listen"}
     assert by_name["ask"]["options"][0] == {"type": 3, "name": "question", "required": True, "min_length": 1,
                                             "max_length": 1000, "description": by_name["ask"]["options"][0]["description"]}
     assert int(by_name["reindex"]["default_member_permissions"]) == MANAGE_GUILD
+    assert int(by_name["listen"]["default_member_permissions"]) == MANAGE_GUILD
     assert h.bot.intents.message_content is False
+    assert h.bot.get_cog("casebot").prune.is_running()                 # retention applied daily while running
     assert h.bot.allowed_mentions.to_dict() == {"parse": []}
     # READY again (a reconnect) must not sync again: commands are synced in setup_hook only
     puts = len(h.api.find("PUT", r".*/commands"))
@@ -179,8 +198,14 @@ async def test_ask_defers_at_once_then_answers_with_citations(start_bot, repo_en
     assert [b["emoji"]["name"] for b in buttons] == ["👍", "👎"]
     assert all(VOTE_ID.fullmatch(b["custom_id"]) for b in buttons)
     assert message["flags"] & EPHEMERAL == 0                           # everyone in the channel sees it
-    record = json.loads(answers_path(h.bot.config.paths.feedback).read_text().splitlines()[-1])
-    assert record["question"] == CHICAGO and record["chunk_ids"] == [c.chunk_id for c in expected.citations]
+    # the answer opens a thread named after the question; the thread is the conversation
+    (thread,) = await h.api.wait_for(lambda: h.api.find("POST", rf"/channels/{CHANNEL_ID}/messages/{message['id']}/threads"))
+    assert thread.status == 201 and thread.body["name"] == CHICAGO
+    answer_id = buttons[0]["custom_id"].rsplit(":", 1)[1]
+    await h.settle()
+    record = h.bot.db.find_turn(answer_id)
+    assert record.question == CHICAGO and record.chunk_ids == [c.chunk_id for c in expected.citations]
+    assert record.conversation_id == f"discord:{message['id']}" and record.surface == "slash"
 
 
 async def test_a_slow_answer_still_arrives_because_the_defer_came_first(start_bot, repo_engine, monkeypatch):
@@ -328,26 +353,44 @@ async def test_votes_are_stored_thanked_privately_and_survive_a_restart(start_bo
     up, down = (b["custom_id"] for b in message["components"][0]["components"])
     voter = new_user()
 
+    async def click(harness, custom_id, user):
+        payload = harness.click(message, custom_id, user)
+        (callback,) = await harness.api.wait_for(lambda: harness.callbacks(payload))
+        return callback.body
+
     async def vote(harness, custom_id, user):
-        click = harness.click(message, custom_id, user)
-        (callback,) = await harness.api.wait_for(lambda: harness.callbacks(click))
-        assert callback.body["type"] == 4 and callback.body["data"]["flags"] == EPHEMERAL
-        return callback.body["data"]["content"]
+        body = await click(harness, custom_id, user)
+        assert body["type"] == 4 and body["data"]["flags"] == EPHEMERAL
+        return body["data"]["content"]
 
     assert await vote(h, up, voter) == "Thanks for the feedback 👍"
     assert "already voted" in await vote(h, up, voter)
-    assert "Changed your vote to 👎" in await vote(h, down, voter)
-    lines = [json.loads(x) for x in Path(h.bot.config.paths.feedback).read_text().splitlines()]
-    assert [v["vote"] for v in lines] == ["up", "down"]
-    assert lines[0]["question"] == CHICAGO and lines[0]["chunk_ids"] and lines[0]["index_version"]
+    # 👎 is stored at once and opens the optional "what was wrong?" modal
+    modal = await click(h, down, voter)
+    assert modal["type"] == 9 and modal["data"]["title"] == "What was wrong? (optional)"
+    (text_input,) = [c for row in modal["data"]["components"] for c in row.get("components", [row.get("component")])]
+    assert text_input["required"] is False and text_input["style"] == 2
+    submit = h.feed("INTERACTION_CREATE", modal_submit_payload(modal["data"], {text_input["custom_id"]:
+                                                                              "It quotes the wrong city"}, voter, message))
+    (thanks,) = await h.api.wait_for(lambda: h.callbacks(submit))
+    assert thanks.body["data"]["content"] == "Thanks, your 👎 and your note are saved."
+    assert thanks.body["data"]["flags"] == EPHEMERAL
+    votes = h.bot.db.votes()
+    assert [v["vote"] for v in votes] == ["up", "down"] and votes[1]["note"] == "It quotes the wrong city"
+    assert votes[0]["question"] == CHICAGO and votes[0]["chunk_ids"] and votes[0]["index_version"]
     key = user_key(Path(h.bot.config.paths.feedback))
-    assert lines[0]["user"] == hash_user(voter, key) != hashlib.sha256(str(voter).encode()).hexdigest()
-    assert str(voter) not in Path(h.bot.config.paths.feedback).read_text()
+    assert votes[0]["user"] == hash_user(voter, key) != hashlib.sha256(str(voter).encode()).hexdigest()
+    assert all(str(voter).encode() not in f.read_bytes() for f in Path(h.bot.config.paths.database).parent.glob("casebot.db*"))
+    # a 👎 whose modal is closed without a note is still a vote
+    closer = new_user()
+    assert (await click(h, down, closer))["type"] == 9
+    assert h.bot.db.votes()[-1]["vote"] == "down" and h.bot.db.votes()[-1]["note"] is None
 
-    # A new process: a fresh client and store (nothing in memory) still handles the old message's buttons.
+    # A new process: a fresh client and database handle (nothing in memory) still handles the old buttons.
     restarted = await start_bot()
     assert "Thanks" in await vote(restarted, up, new_user())
-    assert "2 votes (1 👍, 1 👎)" in feedback_summary(h.bot.config.paths.feedback)
+    assert "3 votes (1 👍, 2 👎)" in feedback_summary(restarted.bot.db)    # the latest vote of each user
+    assert "what was wrong: It quotes the wrong city" in feedback_summary(restarted.bot.db)
 
 
 async def test_vote_on_an_unknown_answer_says_so(start_bot):
@@ -533,3 +576,146 @@ def test_the_token_is_redacted_from_log_lines_and_tracebacks():
                                    sys.exc_info())
     text = formatter.format(record)
     assert "sekrit.token.value" not in text and text.count("[redacted]") >= 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conversations in threads
+
+SETTLEMENT = "Which companies demanded that Clearview stop scraping their platforms?"
+
+
+def footer(body: dict) -> str:
+    return body["embeds"][-1]["footer"]["text"]
+
+
+def cited_docs(body: dict) -> list[str]:
+    return [f["name"] for f in body["embeds"][0]["fields"]]
+
+
+async def test_a_thread_holds_the_conversation_by_mention_reply_and_slash(start_bot, repo_engine):
+    h = await start_bot()
+    first = h.slash("ask", {"question": SETTLEMENT})
+    (answer,) = await h.messages(first)
+    assert "Google" in answer["embeds"][0]["description"]
+    await h.settle()
+    thread_id = int(answer["id"])                          # the thread opened on the answer has its id
+    h.feed("THREAD_CREATE", dict(h.api.threads[answer["id"]], newly_created=True))
+
+    # a follow-up by mention in the thread: read in the thread's context, answered in the thread
+    m = h.mention(f"<@{BOT_ID}> When was that?", channel_id=thread_id)
+    (reply,) = await h.replies_to(m)
+    assert reply.path == f"/channels/{thread_id}/messages"
+    assert (m["id"], "👀") in h.api.reactions
+    searched = footer(reply.body).split("\n")[0]
+    assert searched.startswith("Searched as: When was that? (") and "Clearview" in searched
+    assert "February" in reply.body["embeds"][0]["description"] and "[1]" in reply.body["embeds"][0]["description"]
+    expected = repo_engine.ask(searched[len("Searched as: "):])      # the answer is the standalone question's
+    assert reply.body["embeds"][0]["description"] == expected.answer
+    assert cited_docs(reply.body) == [citation_field(c).name for c in expected.citations]
+    assert not h.api.find("POST", rf"/channels/{thread_id}/messages/\d+/threads")      # no thread in a thread
+
+    # a follow-up by reply (pinging the bot, no mention typed): the same conversation
+    bot_message = h.api.messages[str(reply.response["id"])]
+    r = h.feed("MESSAGE_CREATE", message_payload("Did Facebook do the same?", new_user(), channel_id=thread_id,
+                                                 reply_to=bot_message))
+    (reply2,) = await h.replies_to(r)
+    searched2 = footer(reply2.body).split("\n")[0]
+    assert "Facebook" in searched2 and "Clearview" in searched2
+    assert reply2.body["embeds"][0]["fields"], "every answer keeps its sources"
+
+    # a change of subject in the thread is searched as it stands
+    new_subject = "What is Clarifai accused of doing with OKCupid photos?"
+    t = h.mention(f"<@{BOT_ID}> {new_subject}", channel_id=thread_id)
+    (reply3,) = await h.replies_to(t)
+    assert footer(reply3.body).startswith("casebot · index")                # nothing was added to the question
+    assert "OKCupid" in reply3.body["embeds"][0]["description"]
+    assert any("Cook County Record" in f for f in cited_docs(reply3.body))
+
+    # /ask inside the thread stays in it and goes on with the new subject
+    inside = h.slash("ask", {"question": "Which state's law did it allegedly break?"},
+                     channel=h.api.threads[answer["id"]])
+    (in_thread,) = await h.messages(inside)
+    assert in_thread["channel_id"] == str(thread_id)
+    assert "Clarifai" in in_thread["embeds"][0]["footer"]["text"]
+    await h.settle()
+    assert len(h.api.find("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+    turns = h.bot.db.turns(f"discord:{thread_id}", 10)
+    assert [t.surface for t in turns] == ["slash", "thread", "thread", "thread", "slash"]
+
+
+async def test_a_thread_survives_a_restart_even_unseen_by_discord_py(start_bot):
+    h = await start_bot()
+    first = h.slash("ask", {"question": SETTLEMENT})
+    (answer,) = await h.messages(first)
+    await h.settle()
+    restarted = await start_bot()                       # a new process: no THREAD_CREATE, nothing in memory
+    m = restarted.mention(f"<@{BOT_ID}> When was that?", channel_id=int(answer["id"]))
+    (reply,) = await restarted.replies_to(m)
+    assert "Clearview" in footer(reply.body).split("\n")[0]
+
+
+async def test_a_reply_to_an_answer_in_the_channel_continues_its_conversation(start_bot):
+    h = await start_bot()
+    m = h.mention(f"<@{BOT_ID}> {SETTLEMENT}")
+    (reply,) = await h.replies_to(m)
+    await h.settle()
+    # the mention's answer opened a thread too; a reply to the answer in the channel continues it
+    assert h.api.find("POST", rf"/channels/{CHANNEL_ID}/messages/{reply.response['id']}/threads")
+    r = h.feed("MESSAGE_CREATE", message_payload("When was that?", new_user(), reply_to=reply.response))
+    (reply2,) = await h.replies_to(r)
+    assert "Clearview" in footer(reply2.body).split("\n")[0]
+    # a reply that does not ping the bot carries no content without the Message Content intent: ignored
+    h.feed("MESSAGE_CREATE", message_payload("", new_user(), mention_bot=False, reply_to=reply.response))
+    await h.settle()
+    assert len(h.api.find("POST", rf"/channels/{CHANNEL_ID}/messages")) == 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Where mentions are answered
+
+
+async def test_admins_choose_the_channels_where_mentions_are_answered(start_bot):
+    h = await start_bot()
+    refused = h.slash("listen", {"where": "add"}, permissions=EVERYDAY_PERMISSIONS)
+    (msg,) = await h.messages(refused)
+    assert "Manage Server" in msg["content"]
+    admin = h.slash("listen", {"where": "add"}, permissions=EVERYDAY_PERMISSIONS | MANAGE_GUILD)
+    (msg,) = await h.messages(admin)
+    assert f"only in <#{CHANNEL_ID}>" in msg["content"] and msg["flags"] & EPHEMERAL
+
+    elsewhere = h.mention(f"<@{BOT_ID}> {CHICAGO}", channel_id=OTHER_CHANNEL_ID)
+    here = h.mention(f"<@{BOT_ID}> {CHICAGO}")
+    (reply,) = await h.replies_to(here)
+    await h.settle()
+    assert not h.api.find("POST", rf"/channels/{OTHER_CHANNEL_ID}/messages")
+    assert (elsewhere["id"], "👀") not in h.api.reactions and (here["id"], "👀") in h.api.reactions
+
+    restarted = await start_bot()                       # stored: survives a restart
+    again = restarted.mention(f"<@{BOT_ID}> {CHICAGO}", channel_id=OTHER_CHANNEL_ID)
+    await restarted.settle()
+    assert not restarted.api.find("POST", rf"/channels/{OTHER_CHANNEL_ID}/messages")
+    # the answer threads in the chosen channel still take follow-ups
+    thread = restarted.mention(f"<@{BOT_ID}> Why?", channel_id=int(reply.response["id"]))
+    (in_thread,) = await restarted.replies_to(thread)
+    assert in_thread.path == f"/channels/{reply.response['id']}/messages"
+    reset = restarted.slash("listen", {"where": "everywhere"}, permissions=MANAGE_GUILD)
+    (msg,) = await restarted.messages(reset)
+    assert "every channel" in msg["content"]
+    now_heard = restarted.mention(f"<@{BOT_ID}> {CHICAGO}", channel_id=OTHER_CHANNEL_ID)
+    await restarted.replies_to(now_heard)
+    assert again["id"] != now_heard["id"]
+
+
+async def test_a_damaged_database_leaves_answers_working(start_bot, tmp_path):
+    h = await start_bot(db=None)                         # what run_bot does when the file is refused
+    p = h.slash("ask", {"question": SETTLEMENT})
+    (answer,) = await h.messages(p)
+    assert "[1]" in answer["embeds"][0]["description"]
+    await h.settle()
+    m = h.mention(f"<@{BOT_ID}> When was that?", channel_id=int(answer["id"]))
+    (reply,) = await h.replies_to(m)
+    assert "Clearview" in footer(reply.body).split("\n")[0]          # remembered in memory meanwhile
+    up = answer["components"][0]["components"][0]["custom_id"]
+    click = h.click(answer, up)
+    (callback,) = await h.api.wait_for(lambda: h.callbacks(click))
+    assert "can't be saved" in callback.body["data"]["content"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -40,15 +41,25 @@ MESSAGE_CONTENT_INTENT = 1 << 15
 STARTUP_TIMEOUT = 120
 
 
-def casebot_command() -> list[str]:
-    script = Path(sys.executable).parent / "casebot"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+# The real `casebot bot` entry point, with discord.py pointed at the fake by the test, not by casebot:
+# production code has no switch for another Discord.
+BOOT = """
+import sys, discord, yarl
+discord.http.Route.BASE = sys.argv[1]
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
+from bot.cli import main
+sys.exit(main(["bot"]))
+"""
+
+
+def casebot_command(server: FakeDiscordServer) -> list[str]:
+    return [sys.executable, "-c", BOOT, server.api_base, server.gateway_url]
 
 
 def bot_env(server: FakeDiscordServer, token: str | None, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOT_") and k != "DISCORD_TOKEN"} | EXTRACTIVE
-    env.update({"CASEBOT_DISCORD_API_BASE": server.api_base, "CASEBOT_DISCORD_GATEWAY": server.gateway_url,
-                "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    env.update({"PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     if token is not None:
         env["DISCORD_TOKEN"] = token
     env.update(extra)
@@ -68,11 +79,14 @@ class BotProcess:
         return (self.folder / "stdout.txt").read_text(errors="replace")
 
 
-async def spawn(folder: Path, env: dict) -> BotProcess:
+async def spawn(folder: Path, env: dict, server: FakeDiscordServer) -> BotProcess:
     folder.mkdir(parents=True, exist_ok=True)
+    env = dict(env)
+    env.setdefault("CASEBOT_PATHS_DATABASE", str(folder / "casebot.db"))    # never the project's own
+    env.setdefault("CASEBOT_PATHS_FEEDBACK", str(folder / "feedback.jsonl"))
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         # cwd is an empty folder, so no developer's .env is read
-        proc = await asyncio.create_subprocess_exec(*casebot_command(), "bot", cwd=folder, env=env,
+        proc = await asyncio.create_subprocess_exec(*casebot_command(server), cwd=folder, env=env,
                                                     stdout=out, stderr=err, stdin=asyncio.subprocess.DEVNULL)
     return BotProcess(proc, folder)
 
@@ -92,9 +106,10 @@ async def live(server, repo_engine, tmp_path_factory):
                   CASEBOT_PATHS_INDEX=str(repo_engine.config.paths.index),
                   CASEBOT_PATHS_SEEDS=str(repo_engine.config.paths.seeds),
                   CASEBOT_PATHS_FEEDBACK=str(folder / "feedback.jsonl"),
+                  CASEBOT_PATHS_DATABASE=str(folder / "casebot.db"),
                   CASEBOT_DISCORD_GUILD_ID=str(GUILD_ID),
                   CASEBOT_DISCORD_COOLDOWN_RATE="100")
-    bot = await spawn(folder, env)
+    bot = await spawn(folder, env, server)
     identified = asyncio.ensure_future(server.identified.wait())
     exited = asyncio.ensure_future(bot.proc.wait())
     await asyncio.wait({identified, exited}, timeout=STARTUP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
@@ -114,7 +129,7 @@ async def live(server, repo_engine, tmp_path_factory):
 async def test_logs_in_syncs_to_the_guild_and_asks_for_no_privileged_intent(live, server):
     api = server.api
     assert api.find("GET", "/users/@me")[0].status == 200
-    assert {c["name"] for c in api.commands[str(GUILD_ID)]} == {"ask", "sources", "reindex"}
+    assert {c["name"] for c in api.commands[str(GUILD_ID)]} == {"ask", "sources", "reindex", "listen"}
     assert "global" not in api.commands
     assert server.intents & MESSAGE_CONTENT_INTENT == 0
 
@@ -141,7 +156,8 @@ async def test_ask_is_deferred_within_the_deadline_and_answered(live, server):
     await api.wait_for(lambda: vote.messages, timeout=30)
     assert vote.response_type == 4 and vote.response_flags == 64
     assert "Thanks" in vote.messages[0]["content"]
-    assert (live.folder / "feedback.jsonl").read_text().count('"vote": "up"') == 1
+    with sqlite3.connect(live.folder / "casebot.db") as db:
+        assert db.execute("SELECT vote, question FROM votes").fetchall() == [("up", CHICAGO)]
     assert api.errors == []
 
 
@@ -152,12 +168,57 @@ async def test_mention_is_answered_with_a_reply(live, server):
 
     def reply():
         return [r for r in api.find("POST", rf"/channels/{CHANNEL_ID}/messages")
-                if str(r.body["message_reference"]["message_id"]) == msg["id"]]
+                if str((r.body.get("message_reference") or {}).get("message_id")) == msg["id"]]
 
     (sent,) = await api.wait_for(reply, timeout=60)
     assert sent.status == 200
     assert sent.body["embeds"][0]["title"] == f"Q: {CHICAGO}"
     assert sent.body["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert api.errors == []
+
+
+def replies_to(api, message: dict) -> list:
+    return [r for r in api.find("POST", r"/channels/\d+/messages")
+            if str((r.body.get("message_reference") or {}).get("message_id")) == message["id"]]
+
+
+async def test_a_thread_conversation_over_the_wire(live, server):
+    """/ask opens a thread; a mention and a reply in it are follow-ups; a new subject is asked as it stands."""
+    api = server.api
+    first = slash_payload("ask", {"question": "Which companies demanded that Clearview stop scraping their platforms?"},
+                          user_id=511)
+    await server.dispatch("INTERACTION_CREATE", first)
+    state = api.interaction(first)
+    await api.wait_for(lambda: state.messages and api.threads.get(state.messages[0]["id"]), timeout=60)
+    answer = state.messages[0]
+    assert "Google" in answer["embeds"][0]["description"] and answer["embeds"][0]["fields"]
+    thread = api.threads[answer["id"]]
+    assert thread["name"].startswith("Which companies demanded")
+    await server.dispatch("THREAD_CREATE", dict(thread, newly_created=True))      # as Discord announces it
+
+    mention = message_payload(f"<@{BOT_ID}> When was that?", author_id=512, channel_id=int(thread["id"]))
+    await server.dispatch("MESSAGE_CREATE", mention)
+    (followup,) = await api.wait_for(lambda: replies_to(api, mention), timeout=60)
+    assert followup.path == f"/channels/{thread['id']}/messages"
+    embed = followup.body["embeds"][0]
+    assert "February" in embed["description"] and embed["fields"][0]["name"].startswith("[1] SiliconANGLE")
+    assert embed["footer"]["text"].startswith("Searched as: When was that? (") and "Clearview" in embed["footer"]["text"]
+    assert (mention["id"], "👀") in api.reactions
+
+    by_reply = message_payload("Did Facebook do the same?", author_id=513, channel_id=int(thread["id"]),
+                               reply_to=api.messages[str(followup.response["id"])])
+    await server.dispatch("MESSAGE_CREATE", by_reply)
+    (second,) = await api.wait_for(lambda: replies_to(api, by_reply), timeout=60)
+    footer = second.body["embeds"][0]["footer"]["text"]
+    assert "Facebook" in footer and "Clearview" in footer and second.body["embeds"][0]["fields"]
+
+    change = message_payload(f"<@{BOT_ID}> What is Clarifai accused of doing with OKCupid photos?", author_id=514,
+                             channel_id=int(thread["id"]))
+    await server.dispatch("MESSAGE_CREATE", change)
+    (third,) = await api.wait_for(lambda: replies_to(api, change), timeout=60)
+    embed = third.body["embeds"][0]
+    assert embed["footer"]["text"].startswith("casebot · index") and "OKCupid" in embed["description"]
+    assert any(f["name"].startswith("[1] Cook County Record") for f in embed["fields"])
     assert api.errors == []
 
 
@@ -185,7 +246,7 @@ async def test_the_fake_enforces_the_deadline_and_the_limits(server):
 
 async def test_a_rejected_token_exits_2_with_one_clear_line(server, tmp_path):
     bad = "not-the-token.abc.def"
-    proc = await spawn(tmp_path / "bad", bot_env(server, bad))
+    proc = await spawn(tmp_path / "bad", bot_env(server, bad), server)
     assert await asyncio.wait_for(proc.proc.wait(), 60) == 2
     assert "Discord rejected the token in DISCORD_TOKEN" in proc.stderr.strip().splitlines()[-1]
     assert "Traceback" not in proc.stderr and bad not in proc.stderr + proc.stdout
@@ -193,7 +254,7 @@ async def test_a_rejected_token_exits_2_with_one_clear_line(server, tmp_path):
 
 
 async def test_a_missing_token_exits_2(server, tmp_path):
-    proc = await spawn(tmp_path / "none", bot_env(server, None))
+    proc = await spawn(tmp_path / "none", bot_env(server, None), server)
     assert await asyncio.wait_for(proc.proc.wait(), 60) == 2
     assert "DISCORD_TOKEN is not set" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -215,7 +276,8 @@ async def test_ctrl_c_shuts_down_cleanly(server, repo_engine, monkeypatch, tmp_p
     monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
     monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
     monkeypatch.setattr(discord_bot, "_open_engine", lambda config: repo_engine)
-    config = load_config(env=EXTRACTIVE, paths__feedback=str(tmp_path / "feedback.jsonl"), discord__guild_id=0)
+    config = load_config(env=EXTRACTIVE, paths__feedback=str(tmp_path / "feedback.jsonl"),
+                         paths__database=str(tmp_path / "casebot.db"), discord__guild_id=0)
     server.identified.clear()
     server.disconnected.clear()
     serving = asyncio.ensure_future(discord_bot._serve(config, TOKEN, sync_global=False))
