@@ -139,7 +139,11 @@ def _ask_interactive(args) -> int:
                 conversation = f"cli:{new_conversation_id()}"
                 print("(new conversation)", file=sys.stderr)
                 continue
+            if engine.reader is not None:  # a few seconds on a CPU: say so, then clear the line
+                print("reading the sources…", end="", file=sys.stderr, flush=True)
             answer = conversations.ask(engine, question, conversation, "cli").answer
+            if engine.reader is not None:
+                print("\r\x1b[K", end="", file=sys.stderr, flush=True)
             if args.json:
                 print(json.dumps(answer.to_json(), ensure_ascii=False))
             else:

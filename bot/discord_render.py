@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import discord
 
+from embeddings.answer import DECLINE_TEXT
 from embeddings.results import Answer, BuildReport, Citation, Passage
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -41,7 +42,6 @@ COLOUR_OK = discord.Colour.green()
 COLOUR_ERROR = discord.Colour.red()
 
 DISCLAIMER = "Not legal advice"
-NO_COVERAGE = "The documents I have don't cover this question."
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # A sentence ends at . ! ? … (closing quotes and the [n] markers that follow stay with it), or right after
@@ -322,9 +322,7 @@ def _render_declined(answer: Answer) -> discord.Embed:
     footer = footer_text(answer.index_version, searched_as(answer))
     title = f"Q: {escape(one_line(answer.question))}" if answer.question.strip() else "No answer"
     builder = _EmbedBuilder(title, footer, COLOUR_DECLINED)
-    text = one_line(answer.answer) or NO_COVERAGE
-    if "cover" not in text.lower():
-        text = f"{NO_COVERAGE} {text}"
+    text = one_line(answer.answer) or DECLINE_TEXT
     passages = list(answer.passages)
     if passages:
         text += "\n\nThe nearest passages I found:"
