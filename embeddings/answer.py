@@ -3,9 +3,11 @@
 Every word of an answer's body is a quoted sentence of a seed, each cited; the only other words are
 the outlet and date ahead of a source's sentences, taken from its metadata and checked like any
 claim. Who decides:
-- with a reader, the reader names the sentence that states the answer (or none), code checks it
-  holds the kind of answer asked for and adds to the question, and a fitted combiner of the reader's
-  confidence and the extractive scores decides whether to answer at all;
+- with a reader, the reader gives each candidate sentence (and "none") a probability; the sentence
+  to quote is the best by extractive score plus ``choice_weight`` times its log-probability (fitted
+  to 0: the extractive order picked better), code checks it holds the kind of answer asked for and
+  adds to the question, and a fitted combiner of the reader's confidence and the extractive scores
+  decides whether to answer at all;
 - without one (``[reader] backend = "none"``, or the reader failed), the extractive rules decide: the
   best sentence's evidence against ``decline_below``, and a close sentence of the asked-for kind.
 Either way a question is declined when too many of its words occur in no document.

@@ -72,13 +72,7 @@ class Reading:
     p_none: float
     p_sentences: list[float]
     seconds: float = 0.0
-    prompt_tokens: int = 0
-    generated_tokens: int = 0
-
-    @property
-    def best(self) -> int:
-        """Index of the most probable sentence."""
-        return max(range(len(self.p_sentences)), key=self.p_sentences.__getitem__)
+    prompt_tokens: int = 0     # nothing is generated: one next-token distribution is read
 
     def confidence(self, i: int) -> float:
         """log(p_i / p_none), bounded: how much more the reader believes sentence i than "none"."""
@@ -105,7 +99,7 @@ def read(reader: Reader, question: str, lines: list[str]) -> Reading:
     probs, prompt_tokens = reader.label_probabilities(messages(question, lines), labels)
     probs = normalise(probs, labels)
     return Reading(reader.name, probs["0"], [probs[label] for label in labels[1:]],
-                   time.perf_counter() - t0, prompt_tokens, 1)
+                   time.perf_counter() - t0, prompt_tokens)
 
 
 @dataclass
