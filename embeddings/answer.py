@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from embeddings import combiner
 from embeddings.answer_type import has_type
 from embeddings.candidates import Scored, is_title, near_duplicate, score_sentences
-from embeddings.checks import Check, adds_check, kind_check, unsupported_claims
+from embeddings.checks import FIGURE, Check, adds_check, kind_check, unsupported_claims
 from embeddings.config import AnswerSettings, ReaderSettings
 from embeddings.errors import ReaderUnavailable
 from embeddings.question import Question
@@ -33,7 +33,6 @@ from embeddings.store import IndexData
 
 DECLINE_TEXT = "The documents I have don't cover this question."
 
-_FIGURE = re.compile(r"(?:\$\s?)?\b\d[\d,.]*\s*(?:billion|million|thousand|percent|%)?", re.IGNORECASE)
 _SCALE = re.compile(r"\b(billion|million|thousand)\b", re.IGNORECASE)
 
 
@@ -46,7 +45,6 @@ class Decision:
     note: str | None = None
     reading: Reading | None = None
     features: list[float] | None = None   # the combiner's inputs (embeddings/combiner.py)
-    probability: float | None = None
 
 
 def candidate_line(data: IndexData, c: Scored) -> str:
@@ -89,12 +87,12 @@ def decide_with_reader(q: Question, data: IndexData, scored: list[Scored], readi
     if chosen is None:
         return Decision([], checks, reading=reading)
     x = combiner.features(reading.confidence(chosen), shown[chosen].evidence, max(c.evidence for c in scored),
-                          shown[chosen].coverage, q.kind is not None, len(q.unknown) / max(1, len(q.terms)))
+                          shown[chosen].coverage, q.kind is not None, q.unknown_share)
     p = combiner.probability(r.bias, r.weights, x)
     ok = p >= r.answer_above
     checks.append(Check("combiner", ok, f"sentence {chosen + 1}: P(right) {p:.2f} {'≥' if ok else '<'} {r.answer_above}"))
     if not ok:
-        return Decision([], checks, reading=reading, features=x, probability=p)
+        return Decision([], checks, reading=reading, features=x)
     picked = [shown[chosen]]
     for i in order:
         if len(picked) >= s.max_sentences:
@@ -107,7 +105,7 @@ def decide_with_reader(q: Question, data: IndexData, scored: list[Scored], readi
             continue
         if adds_check(q, data, c.sid).passed:
             picked.append(c)
-    return Decision(picked, checks, reading=reading, features=x, probability=p)
+    return Decision(picked, checks, reading=reading, features=x)
 
 
 def compose(q: Question, data: IndexData, hits: list[Hit], s: AnswerSettings, top_k: int,
@@ -119,7 +117,7 @@ def compose(q: Question, data: IndexData, hits: list[Hit], s: AnswerSettings, to
         return Answer(q.text, False, DECLINE_TEXT, [], passages, data.version, note=note,
                       reader=reader_name, checks=[c.to_json() for c in checks])
 
-    if len(q.unknown) >= s.unknown_min_words and len(q.unknown) / max(1, len(q.terms)) >= s.unknown_share_decline:
+    if len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline:
         return declined([Check("unknown_words", False, f"{len(q.unknown)} of the question's words occur in no document")],
                         note=f"These words of the question appear nowhere in the documents: {', '.join(q.unknown)}.")
     scored = score_sentences(data, hits, q, s)
@@ -208,7 +206,7 @@ def _ensure_type(data: IndexData, q: Question, scored: list[Scored], picked: lis
 def _scaled_figures(text: str) -> dict[str, set[str]]:
     """{"billion": {"20 billion"}, ...}: the figures of a sentence that carry a scale word."""
     out: dict[str, set[str]] = {}
-    for m in _FIGURE.finditer(text):
+    for m in FIGURE.finditer(text):
         scale = _SCALE.search(m.group(0))
         if scale and any(ch.isdigit() for ch in m.group(0)):
             out.setdefault(scale.group(1).lower(), set()).add(" ".join(m.group(0).split()))

@@ -12,7 +12,7 @@ from embeddings.answer_type import has_type
 from embeddings.question import Question
 from embeddings.store import IndexData
 
-_FIGURE = re.compile(r"(?:\$\s?)?\b\d[\d,.]*\s*(?:billion|million|thousand|percent|%)?", re.IGNORECASE)
+FIGURE = re.compile(r"(?:\$\s?)?\b\d[\d,.]*\s*(?:billion|million|thousand|percent|%)?", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 
 
@@ -44,7 +44,7 @@ def unsupported_claims(text: str, sources: list[str], names: bool = True) -> lis
     """Figures (and, with ``names``, capitalized names) in ``text`` that occur in none of
     ``sources`` (verbatim, whitespace aside): what wording outside the quotes must never contain."""
     haystack = " ".join(" ".join(s.split()) for s in sources).lower()
-    claims = {" ".join(m.group(0).split()) for m in _FIGURE.finditer(text) if any(ch.isdigit() for ch in m.group(0))}
+    claims = {" ".join(m.group(0).split()) for m in FIGURE.finditer(text) if any(ch.isdigit() for ch in m.group(0))}
     if names:
         claims |= {" ".join(m.group(0).split()).rstrip(".") for m in _NAME.finditer(text)}
     return sorted(c for c in claims if c and c.lower() not in haystack)

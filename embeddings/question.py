@@ -19,6 +19,11 @@ class Question:
     kind: str | None            # "date", "number", "person"... (embeddings/answer_type.py), or None
     unknown: tuple[str, ...]    # words of the question that occur in no document
 
+    @property
+    def unknown_share(self) -> float:
+        """The share of the question's subject words that occur in no document."""
+        return len(self.unknown) / max(1, len(self.terms))
+
     @classmethod
     def make(cls, text: str, vector: np.ndarray, data: IndexData) -> "Question":
         return cls(text, vector, frozenset(data.bm25.question_terms(text)), expected_type(text),
