@@ -1,0 +1,128 @@
+"""casebot's answer judge: a cross-encoder that reads a question and one candidate sentence together
+and gives the probability that the sentence states the answer (not only that it is on topic).
+
+It was fine-tuned from all-MiniLM-L6-v2 with sentence-transformers' ``CrossEncoder`` on the fictional
+corpus in ``training/judge/`` (never on the seeds or ``tests/data``; ``training/judge/README.md`` says how)
+and exported to ONNX, so the query path needs only onnxruntime, tokenizers and numpy: no torch.
+
+``judge_text`` is the one place that says what the judge sees for a sentence; training and query time
+both call it, so the model is always shown the heading it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.errors import ModelUnavailable
+
+MODEL_FILE = "judge.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "judge.json"
+OPSET = 17
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def judge_text(sentence: str, outlet: str | None, published: str | None) -> str:
+    """The candidate as the judge reads it: "(outlet, date) sentence", so "who reported" and "when"
+    can be read off it."""
+    head = ", ".join(p for p in (outlet, published) if p)
+    return f"({head}) {sentence}" if head else sentence
+
+
+def export_judge(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
+    """Export a trained CrossEncoder folder to ``out_dir``/judge.onnx (int8 weights when ``quantize``),
+    beside its tokenizer.json and judge.json; return the model file."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    ce = CrossEncoder(str(model_dir), device="cpu")
+    module = ce.model.float().eval()  # the weights ship as fp16; export and quantize from fp32
+
+    class Logit(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).logits[:, 0]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw = out_dir / (MODEL_FILE + ".fp32")
+    sample = torch.ones(2, 8, dtype=torch.long)
+    dynamic = {name: {0: "batch", 1: "seq"} for name in INPUTS}
+    dynamic["logit"] = {0: "batch"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Logit(module), (sample, torch.ones_like(sample), torch.zeros_like(sample)), str(raw),
+                          dynamo=False, input_names=list(INPUTS), output_names=["logit"],
+                          dynamic_axes=dynamic, opset_version=OPSET)
+    tmp = out_dir / (MODEL_FILE + ".tmp")
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(raw), str(tmp), weight_type=QuantType.QInt8)
+        raw.unlink()
+    else:
+        os.replace(raw, tmp)
+    tok = ce.tokenizer
+    shutil.copyfile(model_dir / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+    meta = {"max_length": int(ce.max_length), "pad_token": tok.pad_token or "[PAD]",
+            "pad_token_id": int(tok.pad_token_id or 0), "quantized": quantize, "opset": OPSET}
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, out_dir / MODEL_FILE)
+    return out_dir / MODEL_FILE
+
+
+class Judge:
+    """Scores (question, candidate) pairs with the exported model: P(the candidate states the answer)."""
+
+    def __init__(self, folder: Path, threads: int = 2, batch_size: int = 32):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        if not all((folder / f).exists() for f in (MODEL_FILE, TOKENIZER_FILE, META_FILE)):
+            raise ModelUnavailable(f"{folder} holds no judge model ({MODEL_FILE}, {TOKENIZER_FILE}, {META_FILE})")
+        meta = json.loads((folder / META_FILE).read_text())
+        self.folder = folder
+        self.batch_size = batch_size
+        tok = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        tok.enable_truncation(max_length=int(meta["max_length"]), strategy="only_second")
+        tok.enable_padding(pad_id=int(meta["pad_token_id"]), pad_token=meta["pad_token"])
+        self._tokenizer = tok
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(folder / MODEL_FILE), options,
+                                                 providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own types for a bad file
+            raise ModelUnavailable(f"cannot load {folder / MODEL_FILE}: {str(exc)[:200]}") from exc
+
+    def logits(self, question: str, candidates: list[str]) -> np.ndarray:
+        out = np.zeros(len(candidates), dtype=np.float32)
+        order = sorted(range(len(candidates)), key=lambda i: len(candidates[i]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            enc = self._tokenizer.encode_batch([(question, candidates[i]) for i in rows])
+            feeds = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                     "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                     "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+            (logit,) = self._session.run(None, feeds)
+            out[rows] = logit
+        return out
+
+    def scores(self, question: str, candidates: list[str]) -> np.ndarray:
+        """P(states the answer) for each candidate, in the order given."""
+        if not candidates:
+            return np.zeros(0, dtype=np.float32)
+        return 1.0 / (1.0 + np.exp(-self.logits(question, candidates)))

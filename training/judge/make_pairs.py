@@ -1,0 +1,117 @@
+"""Training pairs for the judge, from casebot's own pipeline over the fictional corpus.
+
+Each cluster of ``training/judge/corpus/<writer>/<cluster>/docs`` is indexed with casebot itself (one
+index per cluster, as a real seeds folder would be); every question of its ``questions.jsonl`` then
+runs through the same question, retrieval and candidate stages as ``casebot ask``, and every sentence
+of the judge's pool becomes one pair, shown with the heading the judge sees at query time
+(``embeddings.judge.judge_text``). So the negatives are the real near-misses the pipeline produces.
+
+A pool sentence is labelled 1 when it is one of the question's ``answer_sentences`` (matched after
+normalising, or mostly the same words) and holds one of its ``answer`` strings (in the sentence or its
+heading); 0 when the question is not answerable or the sentence neither matches nor holds the answer;
+and left out when it holds the answer words without being a labelled sentence (an unlabelled restating
+of the answer: not safe as a negative). Answer sentences the pool missed are added as positives, so
+the judge also learns the answers that retrieval finds hard.
+
+    .venv/bin/python training/judge/make_pairs.py            # -> training/judge/pairs.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from embeddings.evaluation import normalize  # noqa: E402
+from embeddings.judge import judge_text  # noqa: E402
+
+CORPUS = ROOT / "training" / "judge" / "corpus"
+OUT = ROOT / "training" / "judge" / "pairs.jsonl"
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", normalize(text)))
+
+
+def matches(candidate: str, gold: str) -> bool:
+    c, g = normalize(candidate), normalize(gold)
+    if c == g or (len(c) > 20 and c in g) or (len(g) > 20 and g in c):
+        return True
+    cw, gw = words(candidate), words(gold)
+    return bool(cw and gw) and len(cw & gw) / min(len(cw), len(gw)) >= 0.8
+
+
+def clusters(corpus: Path) -> list[Path]:
+    return sorted(p for p in corpus.glob("*/*") if (p / "questions.jsonl").exists() and (p / "docs").is_dir())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+
+    from embeddings.config import load_config
+    from embeddings.encoder import Encoder
+    from embeddings.engine import Engine
+    from embeddings.judge_pool import judge_pool
+
+    base = load_config(env={})
+    encoder = Encoder(base.model.name, base.model.batch_size, base.model.device)
+    n_pairs = n_pos = n_q = 0
+    with open(args.out, "w") as out, tempfile.TemporaryDirectory() as tmp:
+        for cluster in clusters(args.corpus):
+            name = f"{cluster.parent.name}/{cluster.name}"
+            seeds = Path(tmp) / name / "seeds"
+            shutil.copytree(cluster / "docs", seeds)
+            paths = replace(base.paths, seeds=seeds, index=Path(tmp) / name / "index",
+                            database=Path(tmp) / name / "db.sqlite", feedback=Path(tmp) / name / "fb.jsonl")
+            config = replace(base, paths=paths, reader=replace(base.reader, backend="none"))
+            engine = Engine.open(config, encoder=encoder, log=lambda _line: None)
+            data = engine.data
+            for line in (cluster / "questions.jsonl").read_text().splitlines():
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                n_q += 1
+                gold = item.get("answer_sentences") or [] if item["kind"] == "answerable" else []
+                answers = [normalize(a) for a in item.get("answer") or []] if gold else []
+                pool = judge_pool(engine, item["question"])
+                sids = [c.sid for c in pool.candidates]
+                # answer sentences the pool missed join as extra positives
+                missing = [g for g in gold if not any(matches(data.sentences[s].text, g) for s in sids)]
+                extra = [sid for sid, sent in enumerate(data.sentences)
+                         if sid not in sids and any(matches(sent.text, g) for g in missing)]
+                for rank, sid in enumerate(sids + extra):
+                    sent = data.sentences[sid]
+                    doc = data.documents[sent.doc_key]
+                    text = judge_text(sent.text, doc.outlet, doc.published)
+                    holds = bool(answers) and any(a in normalize(text) for a in answers)
+                    if gold and any(matches(sent.text, g) for g in gold) and holds:
+                        label = 1
+                    elif holds:
+                        continue
+                    else:
+                        label = 0
+                    n_pairs += 1
+                    n_pos += label
+                    out.write(json.dumps({"qid": item["id"], "cluster": name, "kind": item["kind"],
+                                          "category": item.get("category"), "question": item["question"],
+                                          "candidate": text, "label": label,
+                                          "pool_rank": rank if rank < len(sids) else None}) + "\n")
+            print(f"{name}: {n_q} questions, {n_pairs} pairs, {n_pos} positive so far", file=sys.stderr)
+    print(f"wrote {n_pairs} pairs ({n_pos} positive) for {n_q} questions to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
