@@ -29,6 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from embeddings import conversation  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
 from embeddings.engine import Engine  # noqa: E402
+from embeddings.answer.readers import GuardedReader  # noqa: E402
 from embeddings.errors import ReaderUnavailable  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -88,11 +89,6 @@ def main() -> None:
 
     config = load_config(env={**os.environ, "CASEBOT_READER_BACKEND": "none"}, paths__index=args.index)
     extractive = Engine.open(config, log=lambda _: None)
-    try:
-        from embeddings.answer.readers import GuardedReader
-    except ImportError:  # the recording made before the answer stage became a package
-        from embeddings.reader import GuardedReader
-
     model = READINGS.stem.removeprefix("readings-") + ".gguf"
     reader = GuardedReader(Replayed(READINGS, f"llama:{model}"), timeout=3600)
     with_reader = Engine(config, extractive.encoder, extractive.data, lambda _: None, reader)

@@ -224,11 +224,11 @@ def cmd_setup_reader(args) -> int:
     from embeddings.reader_model import KNOWN_MODELS, install, spec_for
 
     config = _config(args)
-    path = Path(config.reader.model)
+    path = Path(config.reader.llama.model)
     spec = KNOWN_MODELS.get(args.model) if args.model else spec_for(path)
     if spec is None:
         _err(f"{path.name} is not a model casebot knows how to fetch ({', '.join(KNOWN_MODELS)}); "
-             "point [reader] model at a GGUF you have, with its sha256")
+             "point [reader.llama] model at a GGUF you have, with its sha256")
         return EXIT_USAGE
     if args.model:
         path = path.with_name(spec.file_name)

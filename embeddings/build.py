@@ -122,7 +122,7 @@ def build_index(
 ) -> BuildReport:
     """Bring the index up to date with the seeds folder; return what changed."""
     started = time.perf_counter()
-    encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
+    encoder = encoder or Encoder.from_config(config.model)
     seeds = config.paths.seeds
     hashes = scan_seeds(seeds)
     backend = open_backend(config)

@@ -54,7 +54,8 @@ def run(engine, dialogues: list[dict], mode: str = "condense") -> list[dict]:
             else:
                 searched = turn["question"] if mode == "raw" else turn["standalone"]
                 answer = engine.ask(searched)
-            history.append(conversation.Turn(turn["question"], searched, answer.answer, answer.answered))
+            history.append(conversation.Turn(turn["question"], searched, tuple(q.text for q in answer.quotes),
+                                             answer.answered))
             rows.append({"id": d["id"], "turn": i + 1, "kind": turn["kind"], "topic_change": turn["topic_change"],
                          "question": turn["question"], "standalone": searched,
                          "standalone_right": standalone_right(turn, searched) if i else None,
