@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer a question (no question on a terminal: interactive; '-': one per stdin line)")
     ask.add_argument("question", nargs="*", help="the question, or - to read one question a line from stdin")
-    ask.add_argument("--json", action="store_true", help="print the answer as JSON (docs/design.md contract)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON (the contract in README.md, \"The JSON answer\")")
     ask.set_defaults(func=cmd_ask)
 
     index = sub.add_parser("index", help="build the index, or bring it up to date with the seeds folder")

@@ -114,7 +114,7 @@ def file_sha256(path: Path) -> str:
 def verify(path: Path, sha256: str) -> None:
     """Refuse a model file whose SHA-256 is not ``sha256`` (hashing it only when it changed)."""
     if not path.is_file():
-        raise ReaderUnavailable(f"reader model {path} not found (run scripts/setup, or set [reader] model)")
+        raise ReaderUnavailable(f"reader model {path} not found (run scripts/setup, or set [reader.llama] model)")
     st = path.stat()
     try:
         stamp = json.loads(_stamp_path(path).read_text())

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from embeddings.answer.question import Question
-from embeddings.config import AnswerSettings
+from embeddings.config import AnswerSettings, choose
 from embeddings.search import Hit
 from embeddings.store import IndexData
 
@@ -110,4 +110,4 @@ SCORERS: dict[str, Scorer] = {"extractive": score_sentences}
 
 def score(data: IndexData, hits: list[Hit], q: Question, s: AnswerSettings, scorer: str) -> list[Scored]:
     """The candidate stage: the configured scorer over the retrieved passages."""
-    return SCORERS[scorer](data, hits, q, s)
+    return choose(SCORERS, scorer, "[decision] scorer")(data, hits, q, s)
