@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,18 @@ EXIT_USAGE = 2
 
 def _err(message: str) -> None:
     print(f"casebot: {message}", file=sys.stderr, flush=True)
+
+
+def _log_to_stderr() -> None:
+    """The engine's progress and notices (the "casebot" logger), one plain line each on stderr;
+    other libraries' logging stays as they set it."""
+    log = logging.getLogger("casebot")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def _config(args, **overrides):
@@ -326,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_to_stderr()
     try:
         return args.func(args)
     except CasebotError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 from typing import Callable
 
@@ -22,9 +22,7 @@ from embeddings.results import Answer, BuildReport, Stopwatch
 from embeddings.search import hybrid_search
 
 
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+_log = logging.getLogger("casebot").info  # what the engine reports; the edges say where it goes
 
 
 class Engine:
@@ -46,7 +44,7 @@ class Engine:
     @classmethod
     def open(cls, config: Config, encoder: Encoder | None = None, build_if_missing: bool = True,
              log: Callable[[str], None] | None = None, reader: GuardedReader | None = None) -> "Engine":
-        log = log or _stderr
+        log = log or _log
         encoder = encoder or Encoder.from_config(config.model)
         try:
             data = load_index(config, encoder)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from embeddings.errors import ReaderUnavailable
+from embeddings.store import file_sha256
 
 CHUNK = 1 << 20
 
@@ -101,14 +102,6 @@ def _stamp_path(path: Path) -> Path:
 def _write_stamp(path: Path, sha256: str) -> None:
     st = path.stat()
     _stamp_path(path).write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify(path: Path, sha256: str) -> None:

@@ -12,7 +12,7 @@ from embeddings.answer.readers.guard import GuardedReader
 from embeddings.config import ReaderSettings, choose
 from embeddings.errors import ReaderUnavailable
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("casebot.reader")
 
 BACKENDS = {
     "llama": "embeddings.answer.readers.llama:LlamaReader",
