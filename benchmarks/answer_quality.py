@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embeddings import combiner  # noqa: E402
+from embeddings.answer import combiner  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
 from embeddings.engine import Engine  # noqa: E402
 from embeddings.evaluation import judge, load_questions, seed_texts, summarize, table  # noqa: E402
-from embeddings.reader import GuardedReader  # noqa: E402
+from embeddings.answer.readers import GuardedReader, Reading  # noqa: E402
 
 SETS = {"tune": ROOT / "tests" / "data" / "questions_tune.jsonl",
         "test": ROOT / "tests" / "data" / "questions_test.jsonl"}
@@ -72,13 +72,14 @@ def run(engine, items, seeds) -> list[dict]:
         row = judge(item, answer.to_json(), seeds)
         d = answer.decision
         row["features"] = d.features if d is not None else None
-        row["reading"] = ([d.reading.p_none] + d.reading.p_sentences) if d is not None and d.reading else None
+        row["reading"] = ([d.reading.p_none] + d.reading.p_sentences) if isinstance(d.reading, Reading) else None
         rows.append(row)
     return rows
 
 
 def with_reader(config, **changes):
-    return replace(config, reader=replace(config.reader, **changes))
+    """The config with some [decision] settings changed."""
+    return replace(config, decision=replace(config.decision, **changes))
 
 
 def pick_threshold(rows: list[dict], bias: float, weights: list[float], wrong_cost: float,
@@ -135,10 +136,10 @@ def main() -> None:
     args = ap.parse_args()
 
     base = load_config(env={**os.environ, "CASEBOT_READER_BACKEND": "llama"})
-    from embeddings.reader_llama import LlamaReader
+    from embeddings.answer.readers.llama import LlamaReader
 
-    model = Path(base.reader.model)
-    recorded = Recorded(LlamaReader(base.reader), ROOT / "benchmarks" / "results" / f"readings-{model.stem}.jsonl")
+    model = Path(base.reader.llama.model)
+    recorded = Recorded(LlamaReader(base.reader.llama, base.reader.timeout_s), ROOT / "benchmarks" / "results" / f"readings-{model.stem}.jsonl")
     reader = GuardedReader(recorded, timeout=3600)
     extractive = Engine.open(replace(base, reader=replace(base.reader, backend="none")), log=lambda _: None)
     seeds = seed_texts(Path(base.paths.seeds))
@@ -185,12 +186,12 @@ def main() -> None:
         bar_t, _ = pick_threshold(train, b, w, args.wrong_cost, max_wrong=args.max_wrong)
         fitted = {"combiner without reader confidence": with_reader(config, bias=eb, weights=tuple(ew), answer_above=et),
                   f"full, threshold for <= {args.max_wrong:.0%} wrong": with_reader(config, answer_above=bar_t)}
-        r = config.reader
+        r = config.decision
         print(f"choice_weight = {r.choice_weight}")
         print(f"also_quote = {r.also_quote}")
         print(f"# fitted on the tuning half ({len(train)} questions with a candidate); wrong answers cost {args.wrong_cost}")
         print(f"bias = {r.bias:.4f}")
-        print(f"weights = [{', '.join(f'{x:.4f}' for x in r.weights)}]   # {', '.join(combiner.FEATURES)}")
+        print(f"weights = [{', '.join(f'{x:.4f}' for x in r.weights)}]   # {', '.join(r.features)}")
         print(f"answer_above = {r.answer_above}")
         print(f"(for <= {args.max_wrong:.0%} wrong among answered on the tuning half: answer_above = {bar_t})")
 
@@ -227,7 +228,7 @@ def main() -> None:
         print(f"wrong or declined with the full decision: {len(misses)}")
         for r in misses:
             print(f"  {r['id']} [{r['category']}] {r['outcome']}: {r['question']}")
-    r = config.reader
+    r = config.decision
     Path(args.out).write_text(json.dumps({"model": model.name, "choice_weight": r.choice_weight, "also_quote": r.also_quote,
                                           "bias": r.bias,
                                           "weights": list(r.weights), "answer_above": r.answer_above, "results": results}, indent=1))

@@ -65,7 +65,7 @@ def main() -> int:
         # The extractive path alone; benchmarks/reader_latency.py measures the reader.
         config = load_config(env={"CASEBOT_READER_BACKEND": "none"}, paths__seeds=str(ROOT / "seeds"),
                              paths__index=str(work / "index"))
-        encoder = Encoder(config.model.name, config.model.batch_size, config.model.device)
+        encoder = Encoder.from_config(config.model)
         encoder.model  # load outside the timings
 
         # Build throughput (a second full build: the first also makes the one-time ONNX export),

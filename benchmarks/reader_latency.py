@@ -57,7 +57,7 @@ def main() -> None:
     read = [r for r in rows if r["read"]]
     summary = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "model": Path(config.reader.model).name, "threads": config.reader.threads,
+        "model": Path(config.reader.llama.model).name, "threads": config.reader.llama.threads,
         "engine_open_s": round(load_s, 2), "questions": len(rows), "read_by_reader": len(read),
         "answer_s": {"p50": pct([r["total_s"] for r in rows], 50), "p90": pct([r["total_s"] for r in rows], 90)},
         "reader_s": {"p50": pct([r["reader_s"] for r in read], 50), "p90": pct([r["reader_s"] for r in read], 90)},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,18 @@ EXIT_USAGE = 2
 
 def _err(message: str) -> None:
     print(f"casebot: {message}", file=sys.stderr, flush=True)
+
+
+def _log_to_stderr() -> None:
+    """The engine's progress and notices (the "casebot" logger), one plain line each on stderr;
+    other libraries' logging stays as they set it."""
+    log = logging.getLogger("casebot")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def _config(args, **overrides):
@@ -224,11 +237,11 @@ def cmd_setup_reader(args) -> int:
     from embeddings.reader_model import KNOWN_MODELS, install, spec_for
 
     config = _config(args)
-    path = Path(config.reader.model)
+    path = Path(config.reader.llama.model)
     spec = KNOWN_MODELS.get(args.model) if args.model else spec_for(path)
     if spec is None:
         _err(f"{path.name} is not a model casebot knows how to fetch ({', '.join(KNOWN_MODELS)}); "
-             "point [reader] model at a GGUF you have, with its sha256")
+             "point [reader.llama] model at a GGUF you have, with its sha256")
         return EXIT_USAGE
     if args.model:
         path = path.with_name(spec.file_name)
@@ -287,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer a question (no question on a terminal: interactive; '-': one per stdin line)")
     ask.add_argument("question", nargs="*", help="the question, or - to read one question a line from stdin")
-    ask.add_argument("--json", action="store_true", help="print the answer as JSON (docs/design.md contract)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON (the contract in README.md, \"The JSON answer\")")
     ask.set_defaults(func=cmd_ask)
 
     index = sub.add_parser("index", help="build the index, or bring it up to date with the seeds folder")
@@ -326,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_to_stderr()
     try:
         return args.func(args)
     except CasebotError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.database import Database, TurnRow, now
 from bot.feedback import new_answer_id
@@ -36,7 +36,7 @@ def open_database(config: Config) -> Database:
 
 @dataclass
 class Asked:
-    answer: Answer
+    answer: Answer              # frozen: a turn recorded into a conversation gets a copy that says so
     answer_id: str
     standalone: conversation.Standalone
 
@@ -67,7 +67,7 @@ class Conversations:
         last = self.config.conversation.history_turns
         if self.db is not None:
             try:
-                return [conversation.Turn(t.question, t.standalone, t.answer, t.answered)
+                return [conversation.Turn(t.question, t.standalone, tuple(t.quotes), t.answered)
                         for t in self.db.turns(conversation_id, last)]
             except (StoreCorrupt, sqlite3.Error) as exc:
                 log.error("reading conversation %s failed: %s", conversation_id, exc)
@@ -92,7 +92,7 @@ class Conversations:
 
     def attach(self, asked: Asked, conversation_id: str, surface: str) -> None:
         """Put a turn recorded outside any conversation into ``conversation_id`` (known once it was sent)."""
-        asked.answer.conversation = conversation_id
+        asked.answer = replace(asked.answer, conversation=conversation_id)
         self._remember(asked, conversation_id)
         if self.db is not None:
             try:
@@ -102,8 +102,7 @@ class Conversations:
 
     def record(self, asked: Asked, conversation_id: str | None, surface: str) -> bool:
         """Store the turn; False (logged) when the database refused it. Never raises for storage."""
-        answer = asked.answer
-        answer.conversation = conversation_id
+        answer = asked.answer = replace(asked.answer, conversation=conversation_id)
         if conversation_id is not None:
             self._remember(asked, conversation_id)
         if self.db is None:
@@ -113,7 +112,7 @@ class Conversations:
             standalone=answer.standalone_question or answer.question, answer=answer.answer,
             answered=answer.answered, chunk_ids=[c.chunk_id for c in answer.citations],
             titles=sorted({c.title for c in answer.citations}), index_version=answer.index_version,
-            surface=surface, time=now(),
+            surface=surface, time=now(), quotes=[q.text for q in answer.quotes],
         )
         try:
             self.db.add_turn(row)

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS turns (
     titles TEXT NOT NULL DEFAULT '[]',   -- JSON list of the cited documents' titles
     index_version TEXT NOT NULL,
     surface TEXT NOT NULL,
-    time TEXT NOT NULL
+    time TEXT NOT NULL,
+    quotes TEXT NOT NULL DEFAULT '[]'    -- JSON list of the quoted sentences (follow-ups take names from them)
 );
 CREATE INDEX IF NOT EXISTS turns_by_conversation ON turns (conversation_id, time);
 CREATE INDEX IF NOT EXISTS turns_by_time ON turns (time);
@@ -89,10 +90,11 @@ class TurnRow:
     index_version: str
     surface: str
     time: str
+    quotes: list[str]           # the answer's quoted sentences, verbatim
 
 
 _TURN_COLUMNS = "answer_id, conversation_id, question, standalone, answer, answered, chunk_ids, titles, " \
-                "index_version, surface, time"
+                "index_version, surface, time, quotes"
 
 
 def _turn(row: tuple) -> TurnRow:
@@ -100,6 +102,7 @@ def _turn(row: tuple) -> TurnRow:
     values[5] = bool(values[5])
     values[6] = json.loads(values[6])
     values[7] = json.loads(values[7])
+    values[11] = json.loads(values[11])
     return TurnRow(*values)
 
 
@@ -131,6 +134,9 @@ class Database:
             try:
                 conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta VALUES "
                                    f"('schema', '{SCHEMA_VERSION}'); COMMIT;")
+                if "quotes" not in {row[1] for row in conn.execute("PRAGMA table_info(turns)")}:
+                    # a database from before answers kept their quotes: its turns have none
+                    conn.execute("ALTER TABLE turns ADD COLUMN quotes TEXT NOT NULL DEFAULT '[]'")
             except sqlite3.DatabaseError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise
@@ -198,10 +204,10 @@ class Database:
                 conn.execute("INSERT INTO conversations VALUES (?, ?, ?, ?) "
                              "ON CONFLICT(id) DO UPDATE SET updated = excluded.updated",
                              (turn.conversation_id, turn.surface, turn.time, turn.time))
-            conn.execute(f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            conn.execute(f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (turn.answer_id, turn.conversation_id, turn.question, turn.standalone, turn.answer,
                           int(turn.answered), json.dumps(turn.chunk_ids), json.dumps(turn.titles, ensure_ascii=False),
-                          turn.index_version, turn.surface, turn.time))
+                          turn.index_version, turn.surface, turn.time, json.dumps(turn.quotes, ensure_ascii=False)))
 
     def attach(self, answer_id: str, conversation_id: str, surface: str) -> None:
         """Put a stored turn into a conversation (one whose id is known only once the answer was sent)."""
@@ -311,7 +317,7 @@ class Database:
                 if not a.get("answer_id"):
                     continue
                 conn.execute(f"INSERT OR IGNORE INTO turns ({_TURN_COLUMNS}) VALUES (?, NULL, ?, ?, ?, ?, ?, '[]', "
-                             "?, ?, ?)",
+                             "?, ?, ?, '[]')",
                              (a["answer_id"], str(a.get("question", "")), str(a.get("question", "")),
                               str(a.get("answer", "")), int(bool(a.get("answered", True))),
                               json.dumps(a.get("chunk_ids") or []), str(a.get("index_version", "")),

@@ -30,7 +30,7 @@ from bot import discord_render as render
 from bot.conversations import Asked, Conversations, open_database
 from bot.database import Database, Listening
 from bot.feedback import FeedbackStore, UnknownAnswer
-from embeddings.config import Config
+from embeddings.config import Config, load_config
 from embeddings.errors import (
     CasebotError,
     EmptyQuestion,
@@ -48,7 +48,9 @@ TOKEN_VAR = "DISCORD_TOKEN"
 
 EXIT_OK, EXIT_ERROR, EXIT_TOKEN = 0, 1, 2
 
-QUESTION_MAX = 1000
+# The slash command's own limit, registered with Discord when commands sync: [question] max_chars of
+# the defaults (the engine cuts at the configured value too).
+QUESTION_MAX = load_config(env={}).question.max_chars
 THREAD_NAME_MAX = 100
 # Questions embedded at once. More threads than cores only slow each other down and starve the event
 # loop of the GIL; the rest wait (already deferred, so Discord's 3 s deadline is met).
@@ -385,7 +387,7 @@ class CaseCog(commands.Cog, name="casebot"):
         the answer still continue it. ``thread_in``: the channel to open the thread in (None: don't)."""
         if self.bot.engine is None:
             raise IndexMissing("the engine is still loading")
-        question = clean_question(question)[:QUESTION_MAX]
+        question = clean_question(question)[: self.bot.config.question.max_chars]
         async with self.ask_slots:
             asked: Asked = await asyncio.to_thread(self.conversations.ask, self.bot.engine, question, conversation,
                                                    surface, None, False)

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import discord
 
-from embeddings.answer import DECLINE_TEXT
-from embeddings.results import Answer, BuildReport, Citation, Passage
+from embeddings.results import DECLINE_TEXT, Answer, BuildReport, Citation, Passage
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_MAX = 2000
@@ -44,9 +43,6 @@ COLOUR_ERROR = discord.Colour.red()
 DISCLAIMER = "Not legal advice"
 
 _MARKER = re.compile(r"\[(\d+)\]")
-# A sentence ends at . ! ? … (closing quotes and the [n] markers that follow stay with it), or right after
-# a marker: the engine writes each quoted sentence followed by its marker, titles included.
-_SENTENCE_END = re.compile(r"(?:[.!?…][\"”’')]*(?:\s*\[\d+\])*|\[\d+\](?:\s*\[\d+\])*)(?=\s|$)")
 
 
 def ulen(text: str) -> int:
@@ -146,32 +142,9 @@ def markers(text: str) -> list[int]:
     return list(seen)
 
 
-def split_sentences(text: str, max_len: int = SEGMENT_MAX) -> list[str]:
-    """Sentences of ``text``, each keeping the ``[n]`` markers that follow it; none longer than ``max_len``.
-
-    A sentence longer than ``max_len`` is split between words; a word longer than that (a bare URL) is cut,
-    but never inside a marker.
-    """
-    text = text.strip()
-    if not text:
-        return []
-    pieces, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        end = m.end()
-        piece = text[start:end].strip()
-        if piece:
-            pieces.append(piece)
-        start = end
-    tail = text[start:].strip()
-    if tail:
-        pieces.append(tail)
-    out: list[str] = []
-    for piece in pieces:
-        out.extend(_split_long(piece, max_len))
-    return out
-
-
-def _split_long(piece: str, max_len: int) -> list[str]:
+def split_long(piece: str, max_len: int = SEGMENT_MAX) -> list[str]:
+    """A quote as pieces of at most ``max_len`` units: split between words, a longer word (a bare URL)
+    cut, but never inside a marker."""
     if ulen(piece) <= max_len:
         return [piece]
     out, current = [], ""
@@ -287,10 +260,11 @@ def render_answer(answer: Answer) -> list[discord.Embed]:
     placed: set[int] = set()
 
     units: list[tuple[list[str], list[Field]]] = []
-    for sentence in split_sentences(escape(answer.answer)):
-        new = [n for n in markers(sentence) if n in fields and n not in placed]
+    for quote in answer.quotes:  # each quoted sentence travels with its source
+        new = [quote.n] if quote.n in fields and quote.n not in placed else []
         placed.update(new)
-        units.append(([sentence], [fields[n] for n in new]))
+        *head, last = split_long(escape(quote.prose))   # the marker ends the quote: its source goes with the last piece
+        units += [([piece], []) for piece in head] + [([last], [fields[n] for n in new])]
     # Sources the text never marks (should not happen) are still shown, after the text.
     leftovers = [fields[n] for n in sorted(fields) if n not in placed]
     if answer.note:

@@ -12,7 +12,8 @@ def _source_line(outlet, published, title) -> str:
 
 
 def render_answer(answer: Answer, width: int = 100) -> str:
-    lines = [textwrap.fill(answer.answer, width)]
+    body = " ".join(q.prose for q in answer.quotes) if answer.answered else answer.answer
+    lines = [textwrap.fill(body, width)]
     if answer.note:
         lines += ["", textwrap.fill(f"Note: {answer.note}", width)]
     if answer.answered:

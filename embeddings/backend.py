@@ -1,14 +1,17 @@
 """Search backends: where a version's passages are searched.
 
-Every backend does the same five things for the build and the engine:
+Every backend does the same six things for the build and the engine:
 
     publish(data, previous)  bring the backend to ``data``: upsert and delete by chunk id against the
                              previous version, or write a new version from scratch; returns the
                              manifest's "backend" entry
     save(data, folder)       files of the backend inside the version folder (none for Milvus)
     swap(entry)              point readers at the new version, once its folder is ``current``
+    loader()                 how the version's own vector index file is read (None: there is none)
     attach(data)             on load: check the backend's manifest against the version, bind search
-    search(...)              dense + lexical candidates, scored by embeddings.search.fuse
+                             (``data.searcher``; the FAISS backend leaves it None: the local path searches)
+    search(...)              dense + lexical candidates, scored by embeddings.search.fuse (called
+                             through ``data.searcher``, so the FAISS backend's is never called)
 
 "faiss" (the default) is today's FAISS + BM25 files inside the version folder; "milvus"
 (embeddings/milvus_backend.py) keeps the passages in a Milvus collection. The version folder keeps

@@ -8,10 +8,10 @@ atomically (store.write_version), under a lock so two builds cannot interleave.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 from collections import Counter
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -31,8 +31,7 @@ from embeddings.parsers import PARSER_VERSION, is_seed, parse_file, sidecar_path
 from embeddings.results import BuildReport
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+_log = logging.getLogger("casebot").info  # progress lines; the edges say where they go (bot/cli.py main)
 
 
 def model_identity(config: Config, encoder: Encoder) -> dict:
@@ -117,12 +116,12 @@ def build_index(
     config: Config,
     encoder: Encoder | None = None,
     full: bool = False,
-    log: Callable[[str], None] = _stderr,
+    log: Callable[[str], None] = _log,
     progress: bool = False,
 ) -> BuildReport:
     """Bring the index up to date with the seeds folder; return what changed."""
     started = time.perf_counter()
-    encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
+    encoder = encoder or Encoder.from_config(config.model)
     seeds = config.paths.seeds
     hashes = scan_seeds(seeds)
     backend = open_backend(config)

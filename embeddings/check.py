@@ -17,7 +17,7 @@ def check_index(config: Config) -> list[str]:
         return [str(exc)]
     problems += [f"index file {p}" for p in store.verify_files(path, manifest, hashes=True)]
     try:
-        encoder = Encoder(config.model.name, config.model.batch_size, config.model.device)  # no weights loaded
+        encoder = Encoder.from_config(config.model)  # no weights loaded
         store.check_compatible(manifest, model_identity(config, encoder), chunking_identity(config, encoder))
     except CasebotError as exc:
         problems.append(str(exc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.errors import ConfigError
@@ -44,6 +44,11 @@ class Retrieval:
 
 
 @dataclass(frozen=True)
+class QuestionSettings:
+    max_chars: int
+
+
+@dataclass(frozen=True)
 class AnswerSettings:
     max_sentences: int
     decline_below: float
@@ -54,6 +59,8 @@ class AnswerSettings:
     context_share: float
     type_bonus: float
     runner_up_margin: float
+    runner_up_evidence_gap: float
+    near_duplicate_share: float
     type_search_depth: int
     type_margin: float
     title_margin: float
@@ -65,22 +72,45 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
-class ReaderSettings:
-    backend: str
+class LlamaSettings:
     model: Path
     sha256: str
     threads: int
     context: int
-    timeout_s: float
+    n_batch: int
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
     base_url: str
     api_model: str
     api_key_env: str
+    top_logprobs: int
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    backend: str
+    timeout_s: float
     candidates: int
+    confidence_bound: float
+    llama: LlamaSettings
+    openai: OpenAISettings
+
+
+@dataclass(frozen=True)
+class DecisionSettings:
+    scorer: str
+    with_reader: str
+    without_reader: str
+    reader_checks: tuple[str, ...]      # checks the reader policy runs on each sentence it would quote
+    extractive_checks: tuple[str, ...]  # checks the extractive policy runs on the sentences it would quote
+    features: tuple[str, ...]     # the combiner's inputs, by name (embeddings/answer/combiner.py)
     choice_weight: float
+    also_quote: float
     bias: float
     weights: tuple
     answer_above: float
-    also_quote: float
 
 
 @dataclass(frozen=True)
@@ -89,10 +119,10 @@ class IndexSettings:
     hnsw_m: int
     hnsw_ef_construction: int
     hnsw_ef_search: int
-    ann: str = "ivf"
-    ivf_nlist: int = 0
-    ivf_nprobe: int = 96
-    ivf_train_per_list: int = 64
+    ann: str
+    ivf_nlist: int
+    ivf_nprobe: int
+    ivf_train_per_list: int
 
 
 @dataclass(frozen=True)
@@ -104,19 +134,19 @@ class DiscordSettings:
 
 @dataclass(frozen=True)
 class BackendSettings:
-    kind: str = "faiss"
-    uri: str = ""
-    collection: str = "casebot"
-    index_type: str = "FLAT"
-    timeout_seconds: float = 10.0
-    upsert_batch: int = 1000
+    kind: str
+    uri: str
+    collection: str
+    index_type: str
+    timeout_seconds: float
+    upsert_batch: int
 
 
 @dataclass(frozen=True)
 class DaskSettings:
-    scheduler: str = ""
-    batch_texts: int = 512
-    timeout_seconds: float = 30.0
+    scheduler: str
+    batch_texts: int
+    timeout_seconds: float
 
 
 @dataclass(frozen=True)
@@ -134,13 +164,15 @@ class Config:
     model: Model
     chunking: Chunking
     retrieval: Retrieval
+    question: QuestionSettings
     answer: AnswerSettings
     index: IndexSettings
     reader: ReaderSettings
-    discord: DiscordSettings = field(default_factory=lambda: DiscordSettings(0, 10.0, 3))
-    backend: BackendSettings = field(default_factory=BackendSettings)
-    dask: DaskSettings = field(default_factory=DaskSettings)
-    conversation: ConversationSettings = field(default_factory=lambda: ConversationSettings(3, 3, 1, 90.0, 10_000))
+    decision: DecisionSettings
+    discord: DiscordSettings
+    backend: BackendSettings
+    dask: DaskSettings
+    conversation: ConversationSettings
 
 
 _SECTIONS = {
@@ -148,9 +180,13 @@ _SECTIONS = {
     "model": Model,
     "chunking": Chunking,
     "retrieval": Retrieval,
+    "question": QuestionSettings,
     "answer": AnswerSettings,
     "index": IndexSettings,
+    "reader.llama": LlamaSettings,
+    "reader.openai": OpenAISettings,
     "reader": ReaderSettings,
+    "decision": DecisionSettings,
     "discord": DiscordSettings,
     "backend": BackendSettings,
     "dask": DaskSettings,
@@ -168,10 +204,29 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
+_NESTED = {cls.__name__: section for section, cls in _SECTIONS.items()}
+_KINDS = {"Path": Path, "int": int, "float": float, "str": str, "bool": bool, "tuple": tuple,
+          "tuple[str, ...]": "names"}
+
+
+def _flatten(tables: dict) -> dict:
+    """[reader.llama] is read as its own section "reader.llama" beside [reader]."""
+    out = {}
+    for section, values in tables.items():
+        if isinstance(values, dict):
+            for key in [k for k, v in values.items() if isinstance(v, dict)]:
+                out[f"{section}.{key}"] = values.pop(key)
+        out[section] = values
+    return out
+
+
 def _coerce(section: str, key: str, value, kind):
     try:
         if kind is Path:
             return Path(value)
+        if kind == "names":
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(v).strip() for v in items if str(v).strip())
         if kind is tuple:
             items = value.split(",") if isinstance(value, str) else value
             return tuple(float(v) for v in items)
@@ -179,39 +234,47 @@ def _coerce(section: str, key: str, value, kind):
             return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"config [{section}] {key} = {value!r} is not a valid {kind.__name__}") from None
+        name = kind if isinstance(kind, str) else kind.__name__
+        raise ConfigError(f"config [{section}] {key} = {value!r} is not a valid {name}") from None
+
+
+def _type_name(f) -> str:
+    return f.type if isinstance(f.type, str) else f.type.__name__
 
 
 def load_config(path: Path | None = None, env: dict | None = None, **overrides) -> Config:
     """Read the defaults, merge the user's file over them, then CASEBOT_SECTION_KEY variables.
 
-    ``overrides`` take "section.key" style keyword names written as section__key (used by the CLI).
-    Relative paths from files resolve against the project root; from env or overrides, the cwd.
+    A subsection's variables join its names with "_": CASEBOT_READER_LLAMA_MODEL for [reader.llama]
+    model. ``overrides`` take "section.key" style keyword names written as section__key (used by the
+    CLI; reader_llama__model for a subsection). Relative paths from files resolve against the project
+    root; from env or overrides, the cwd.
     """
     env = os.environ if env is None else env
-    data = _read_toml(DEFAULT_CONFIG)
+    data = _flatten(_read_toml(DEFAULT_CONFIG))
     if path is not None:
-        for section, values in _read_toml(Path(path)).items():
+        for section, values in _flatten(_read_toml(Path(path))).items():
             if section not in _SECTIONS or not isinstance(values, dict):
                 raise ConfigError(f"unknown config section [{section}] in {path}")
             data.setdefault(section, {}).update(values)
     for section in data:
         if section in _SECTIONS:
             for key, value in list(data[section].items()):
-                if (section == "paths" or (section, key) == ("reader", "model")) and not Path(value).is_absolute():
+                if (section == "paths" or (section, key) == ("reader.llama", "model")) and not Path(value).is_absolute():
                     data[section][key] = str(PROJECT_ROOT / value)
                 if (section, key) == ("backend", "uri") and value and "://" not in value \
                         and not Path(value).is_absolute():  # a Milvus Lite file, like [paths]
                     data[section][key] = str(PROJECT_ROOT / value)
     for section, cls in _SECTIONS.items():
         for f in dataclasses.fields(cls):
-            name = f"CASEBOT_{section}_{f.name}".upper()
-            if name in env:
+            name = f"CASEBOT_{section.replace('.', '_')}_{f.name}".upper()
+            if name in env and _type_name(f) not in _NESTED:
                 data.setdefault(section, {})[f.name] = env[name]
     for dotted, value in overrides.items():
         if value is None:
             continue
         section, key = dotted.split("__", 1)
+        section = section if section in _SECTIONS else section.replace("_", ".")
         data.setdefault(section, {})[key] = value
 
     built = {}
@@ -219,17 +282,24 @@ def load_config(path: Path | None = None, env: dict | None = None, **overrides) 
         values = data.get(section, {})
         kwargs = {}
         for f in dataclasses.fields(cls):
+            if _type_name(f) in _NESTED:
+                kwargs[f.name] = built[_NESTED[_type_name(f)]]
+                continue
             if f.name not in values:
                 raise ConfigError(f"config [{section}] is missing {f.name}")
-            kind = {"Path": Path, "int": int, "float": float, "str": str, "bool": bool, "tuple": tuple}[
-                f.type if isinstance(f.type, str) else f.type.__name__
-            ]
-            kwargs[f.name] = _coerce(section, f.name, values[f.name], kind)
+            kwargs[f.name] = _coerce(section, f.name, values[f.name], _KINDS[_type_name(f)])
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"unknown config key(s) in [{section}]: {', '.join(sorted(unknown))}")
         built[section] = cls(**kwargs)
-    if built["paths"] is not None:
-        p = built["paths"]
-        built["paths"] = Paths(*(Path(os.path.abspath(x)) for x in (p.seeds, p.index, p.feedback, p.database)))
-    return Config(**built)
+    p = built["paths"]
+    built["paths"] = Paths(*(Path(os.path.abspath(x)) for x in (p.seeds, p.index, p.feedback, p.database)))
+    return Config(**{section: value for section, value in built.items() if "." not in section})
+
+
+def choose(registry: dict, name: str, key: str):
+    """The entry a setting names in a registry of named steps, or a ConfigError saying what exists."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise ConfigError(f"unknown {key} {name!r}: use one of {', '.join(sorted(registry))}") from None

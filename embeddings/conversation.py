@@ -20,24 +20,21 @@ A reader model may rewrite instead: pass ``rewriter``; when it returns None the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+from embeddings.answer.question import clean
 from embeddings.errors import EmptyQuestion
-
-MAX_QUESTION_CHARS = 1000
-FOLLOWUP_MAX_WORDS = 3          # subject words (places aside) a question may have and still count as short
-ANSWER_NAMES = 1                # names taken from the previous answer into a follow-up
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One earlier exchange: what was asked, what was searched, and what the answer said."""
+    """One earlier exchange: what was asked, what was searched, and the sentences its answer quoted."""
 
     question: str
     standalone: str
-    answer: str = ""
-    answered: bool = True
+    quotes: tuple[str, ...]     # the quoted sentences, verbatim (outlet leads and markers are not quotes)
+    answered: bool
 
 
 @dataclass(frozen=True)
@@ -143,16 +140,12 @@ def _mentioned(name: str, text: str) -> bool:
     return any(w.lower() in low for w in name.split() if len(w) > 2 and w.lower() not in {"the", "and"})
 
 
-_ATTRIBUTION = re.compile(r"(?:^|(?<=\]) )[A-Z][^:\[\].]{0,60}?(?: \(\d{4}-\d\d-\d\d\))?: ")
+def answer_names(quotes: Sequence[str], asked: str) -> list[str]:
+    """Names the quoted sentences of an answer gave that its question did not (places and dates aside)."""
+    return [n for quote in quotes for n in names(quote) if not _mentioned(n, asked) and not is_place(n)]
 
 
-def answer_names(answer: str, asked: str) -> list[str]:
-    """Names an answer gave that its question did not (outlet attributions, places and dates aside)."""
-    text = re.sub(r"\[\d+\]", " ", _ATTRIBUTION.sub(" ", answer))
-    return [n for n in names(text) if not _mentioned(n, asked) and not is_place(n)]
-
-
-def context_words(turn: Turn, answer_names_max: int = ANSWER_NAMES, there: bool = False) -> list[str]:
+def context_words(turn: Turn, answer_names_max: int, there: bool = False) -> list[str]:
     """The previous turn's subject, as words to add to a follow-up: the names in its standalone question,
     the first names its answer gave (and its places, for a question about "there"), then the question's
     other subject words."""
@@ -168,11 +161,11 @@ def context_words(turn: Turn, answer_names_max: int = ANSWER_NAMES, there: bool 
 
     for n in names(turn.standalone):
         add(n)
-    if turn.answered and turn.answer:
-        for n in answer_names(turn.answer, turn.standalone)[:answer_names_max]:
+    if turn.answered and turn.quotes:
+        for n in answer_names(turn.quotes, turn.standalone)[:answer_names_max]:
             add(n)
         if there:
-            for n in names(turn.answer):
+            for n in (n for quote in turn.quotes for n in names(quote)):
                 if is_place(n) and not _mentioned(n, turn.standalone):
                     add(n)
     for w in subject_words(turn.standalone):
@@ -180,8 +173,8 @@ def context_words(turn: Turn, answer_names_max: int = ANSWER_NAMES, there: bool 
     return out
 
 
-def condense(question: str, history: Sequence[Turn], rewriter: Rewriter | None = None,
-             followup_max_words: int = FOLLOWUP_MAX_WORDS, answer_names_max: int = ANSWER_NAMES) -> Standalone:
+def condense(question: str, history: Sequence[Turn], followup_max_words: int, answer_names_max: int,
+             rewriter: Rewriter | None = None) -> Standalone:
     """The standalone form of ``question`` given the conversation so far (oldest turn first)."""
     question = " ".join((question or "").split())
     if not history:
@@ -244,14 +237,13 @@ def ask(engine, question: str, history: Sequence[Turn], conversation: str | None
         raise EmptyQuestion("the question is empty")
     settings = engine.config.conversation
     recent = list(history)[-settings.history_turns:] if settings.history_turns > 0 else []
-    standalone = condense(question, recent, rewriter, settings.followup_max_words, settings.answer_names)
+    standalone = condense(question, recent, settings.followup_max_words, settings.answer_names, rewriter)
     answer = engine.ask(standalone.text)
-    answer.question = " ".join((question or "").split())[:MAX_QUESTION_CHARS]
-    answer.standalone_question = " ".join(standalone.text.split())
-    answer.conversation = conversation
-    return answer, standalone
+    return replace(answer, question=clean(question, engine.config.question.max_chars),
+                   standalone_question=" ".join(standalone.text.split()), conversation=conversation), standalone
 
 
 def turn_of(answer) -> Turn:
     """The Turn an answered question adds to its conversation's history."""
-    return Turn(answer.question, answer.standalone_question or answer.question, answer.answer, answer.answered)
+    return Turn(answer.question, answer.standalone_question or answer.question,
+                tuple(q.text for q in answer.quotes), answer.answered)

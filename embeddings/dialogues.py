@@ -10,34 +10,29 @@ turns before it exactly as the CLI and Discord do (embeddings/conversation.py). 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from embeddings import conversation
+from embeddings.text import plain, read_jsonl
 
 
 def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _norm(text: str) -> str:
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
-    return re.sub(r"\s+", " ", text.replace("\u2013", "-").replace("\u2014", "-")).strip().lower()
+    return read_jsonl(Path(path))
 
 
 def standalone_right(turn: dict, standalone: str) -> bool:
-    text = _norm(standalone)
-    return (all(any(_norm(s) in text for s in group) for group in turn["must_contain"])
-            and not any(_norm(s) in text for s in turn["must_not_contain"]))
+    text = plain(standalone)
+    return (all(any(plain(s) in text for s in group) for group in turn["must_contain"])
+            and not any(plain(s) in text for s in turn["must_not_contain"]))
 
 
 def answer_right(turn: dict, answer) -> bool:
     if turn["kind"] == "out_of_scope":
         return not answer.answered
-    text = _norm(answer.answer)
+    text = plain(answer.answer)
     cited = {c.doc_id for c in answer.citations}
-    return (answer.answered and all(any(_norm(s) in text for s in group) for group in turn["expect"])
+    return (answer.answered and all(any(plain(s) in text for s in group) for group in turn["expect"])
             and bool(cited & set(turn["sources"])))
 
 
@@ -54,7 +49,8 @@ def run(engine, dialogues: list[dict], mode: str = "condense") -> list[dict]:
             else:
                 searched = turn["question"] if mode == "raw" else turn["standalone"]
                 answer = engine.ask(searched)
-            history.append(conversation.Turn(turn["question"], searched, answer.answer, answer.answered))
+            history.append(conversation.Turn(turn["question"], searched, tuple(q.text for q in answer.quotes),
+                                             answer.answered))
             rows.append({"id": d["id"], "turn": i + 1, "kind": turn["kind"], "topic_change": turn["topic_change"],
                          "question": turn["question"], "standalone": searched,
                          "standalone_right": standalone_right(turn, searched) if i else None,

@@ -23,6 +23,20 @@ class Document:
     def key(self) -> str:
         return f"{self.doc_id}/{self.part}" if self.part else self.doc_id
 
+    @property
+    def heading(self) -> str:
+        """"Cook County Record, 2020-02-18": who said it, and when ("" when neither is known)."""
+        return ", ".join(p for p in (self.outlet, self.published) if p)
+
+    @property
+    def attribution(self) -> str:
+        """"Cook County Record (2020-02-18): " ahead of a source's sentences in an answer."""
+        if self.outlet and self.published:
+            return f"{self.outlet} ({self.published}): "
+        if self.outlet or self.published:
+            return f"{self.outlet or self.published}: "
+        return ""
+
 
 def iso_date(value) -> str | None:
     """YAML gives datetimes, dates or strings; citations show YYYY-MM-DD."""

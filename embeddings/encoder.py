@@ -79,6 +79,11 @@ def load_tokenizer(model_path: Path):
 class Encoder:
     """Lazily loaded sentence-transformers model; ``calls`` and ``encoded`` count the work done."""
 
+    @classmethod
+    def from_config(cls, model) -> "Encoder":
+        """The encoder [model] names (embeddings/config.py Model)."""
+        return cls(model.name, model.batch_size, model.device)
+
     def __init__(self, name: str, batch_size: int = 32, device: str = "cpu"):
         self.name = name
         self.path = resolve_model_path(name)

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
-import time
 from typing import Callable
 
 from embeddings import lexical, store
-from embeddings.answer import compose
+from embeddings.answer.candidates import score
+from embeddings.answer.compose import compose
+from embeddings.answer.decision import decide
+from embeddings.answer.question import Question
+from embeddings.answer.readers import GuardedReader, make_reader
 from embeddings.backend import check_kind, open_backend
 from embeddings.build import build_index, chunking_identity, model_identity, onnx_dir
 from embeddings.config import Config
 from embeddings.documents import Document
 from embeddings.encoder import Encoder
-from embeddings.question import Question
-from embeddings.reader import GuardedReader, make_reader
-from embeddings.errors import CasebotError, EmptyQuestion, IndexMissing
-from embeddings.results import Answer, BuildReport
+from embeddings.errors import CasebotError, IndexMissing
+from embeddings.results import Answer, BuildReport, Stopwatch
 from embeddings.search import hybrid_search
 
-MAX_QUESTION_CHARS = 1000
 
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+_log = logging.getLogger("casebot").info  # what the engine reports; the edges say where it goes
 
 
 class Engine:
@@ -36,7 +34,7 @@ class Engine:
         self.encoder = encoder  # builds; its torch model loads only when a build embeds something
         self.query_encoder = query_encoder(config, encoder)
         # The reader model loads once per process; an engine may be handed one already loaded.
-        self.reader = reader if reader is not None else make_reader(config.reader, log)
+        self.reader = reader if reader is not None else make_reader(config.reader)
         self._data = data
         self._log = log
         self._build_lock = threading.Lock()
@@ -46,8 +44,8 @@ class Engine:
     @classmethod
     def open(cls, config: Config, encoder: Encoder | None = None, build_if_missing: bool = True,
              log: Callable[[str], None] | None = None, reader: GuardedReader | None = None) -> "Engine":
-        log = log or _stderr
-        encoder = encoder or Encoder(config.model.name, config.model.batch_size, config.model.device)
+        log = log or _log
+        encoder = encoder or Encoder.from_config(config.model)
         try:
             data = load_index(config, encoder)
         except IndexMissing:
@@ -71,24 +69,19 @@ class Engine:
         return sorted(self._data.documents.values(), key=lambda d: (d.doc_id, d.part))
 
     def ask(self, question: str) -> Answer:
-        question = " ".join((question or "").split())
-        if not question:
-            raise EmptyQuestion("the question is empty")
-        question = question[:MAX_QUESTION_CHARS]
         self._follow_current()
-        data = self._data  # one consistent version for the whole answer, even if a swap happens now
-        t0 = time.perf_counter()
-        qvec = self.query_encoder.encode_query(question)
-        t1 = time.perf_counter()
-        timings = {"embed": (t1 - t0) * 1e3}
-        hits = hybrid_search(data, qvec, question, self.config.retrieval, timings)
-        t2 = time.perf_counter()
-        answer = compose(Question.make(question, qvec, data), data, hits, self.config.answer,
-                         self.config.retrieval.top_k, self.reader, self.config.reader)
-        t3 = time.perf_counter()
-        timings.update(search=(t2 - t1) * 1e3, compose=(t3 - t2) * 1e3, total=(t3 - t0) * 1e3)
-        answer.timings_ms = {**timings, **answer.timings_ms}
-        return answer
+        return self.answer_from(self._data, question)  # one version for the whole answer, even if a swap happens now
+
+    def answer_from(self, data: store.IndexData, question: str) -> Answer:
+        """The answer stage as a pipeline (embeddings/answer/): question, passages, candidates, decision, answer."""
+        clock = Stopwatch()
+        q = Question.ask(question, self.config.question.max_chars, self.query_encoder, data)
+        clock.lap("embed")
+        hits = hybrid_search(data, q, self.config.retrieval, clock.ms)
+        clock.lap("search")
+        candidates = score(data, hits, q, self.config.answer, self.config.decision.scorer)
+        decision = decide(q, data, candidates, self.reader, self.config)
+        return compose(q, data, hits, decision, self.config, clock)
 
     def reindex(self, full: bool = False, progress: bool = False) -> BuildReport:
         """Rebuild from the seeds folder, then swap the new version in; the old one serves until then."""

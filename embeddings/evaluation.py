@@ -3,17 +3,11 @@ citation integrity. Used by the tests and by ``casebot eval``."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
 
-_PLAIN = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
-
-
-def normalize(text: str) -> str:
-    return " ".join(text.translate(_PLAIN).split()).casefold()
-
+from embeddings.text import plain, read_jsonl
 
 def seed_texts(seeds: Path) -> dict[str, str]:
     """doc_id -> normalized text of the seed as a reader sees it (raw file for text formats)."""
@@ -24,10 +18,10 @@ def seed_texts(seeds: Path) -> dict[str, str]:
         if not is_seed(path):
             continue
         if path.suffix.lower() in {".txt", ".md", ".markdown"}:
-            out[path.stem] = normalize(path.read_text(encoding="utf-8", errors="replace"))
+            out[path.stem] = plain(path.read_text(encoding="utf-8", errors="replace"))
         else:
             try:
-                out[path.stem] = normalize(" ".join(d.text for d in parse_file(path)))
+                out[path.stem] = plain(" ".join(d.text for d in parse_file(path)))
             except Exception:
                 out[path.stem] = ""
     return out
@@ -44,7 +38,7 @@ def citation_problems(answer: dict, seeds: dict[str, str]) -> list[str]:
     for c in answer.get("citations", []):
         if c["n"] not in markers:
             problems.append(f"citation {c['n']} is not referenced in the answer")
-        if normalize(c["quote"]) not in seeds.get(c["doc_id"], ""):
+        if plain(c["quote"]) not in seeds.get(c["doc_id"], ""):
             problems.append(f"quote of [{c['n']}] is not verbatim in {c['doc_id']}")
     return problems
 
@@ -53,18 +47,18 @@ def judge(item: dict, answer: dict, seeds: dict[str, str]) -> dict:
     """One question's outcome: for answerable ones right / wrong / declined, for the others
     declined / answered; an answer whose citations don't check out is never right."""
     problems = citation_problems(answer, seeds)
-    text = normalize(answer.get("answer", ""))
+    text = plain(answer.get("answer", ""))
     cited = {c["doc_id"] for c in answer.get("citations", [])}
     answered = bool(answer.get("answered"))
     evidence_found = None
     if item.get("evidence"):
-        evidence_found = any(normalize(item["evidence"]) in normalize(p["text"]) for p in answer.get("passages", [])[:5])
+        evidence_found = any(plain(item["evidence"]) in plain(p["text"]) for p in answer.get("passages", [])[:5])
     if item["kind"] == "out_of_scope":
         right = not answered
         outcome = "declined" if right else "answered"
         why = "declined" if right else f"answered: {answer.get('answer', '')[:160]}"
     else:
-        missing = [g for g in item["expect"] if not any(normalize(s) in text for s in g)]
+        missing = [g for g in item["expect"] if not any(plain(s) in text for s in g)]
         source_ok = not item["sources"] or bool(cited & set(item["sources"]))
         right = answered and not missing and source_ok
         outcome = "right" if right else "wrong" if answered else "declined"
@@ -81,7 +75,7 @@ def judge(item: dict, answer: dict, seeds: dict[str, str]) -> dict:
 
 
 def load_questions(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def summarize(rows: list[dict]) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from embeddings.errors import ReaderUnavailable
+from embeddings.store import file_sha256
 
 CHUNK = 1 << 20
 
@@ -103,18 +104,10 @@ def _write_stamp(path: Path, sha256: str) -> None:
     _stamp_path(path).write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(path: Path, sha256: str) -> None:
     """Refuse a model file whose SHA-256 is not ``sha256`` (hashing it only when it changed)."""
     if not path.is_file():
-        raise ReaderUnavailable(f"reader model {path} not found (run scripts/setup, or set [reader] model)")
+        raise ReaderUnavailable(f"reader model {path} not found (run scripts/setup, or set [reader.llama] model)")
     st = path.stat()
     try:
         stamp = json.loads(_stamp_path(path).read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 
 
@@ -32,28 +33,50 @@ class Passage:
     page: int | None = None
 
 
-@dataclass
+DECLINE_TEXT = "The documents I have don't cover this question."
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One part of an answer's body: a source's verbatim sentence and the number of its citation."""
+
+    lead: str                  # "Outlet (date): " ahead of a source's first sentence; "" otherwise
+    text: str                  # the quoted sentence, verbatim
+    n: int                     # its citation's number
+
+    @property
+    def prose(self) -> str:
+        return f"{self.lead}{self.text} [{self.n}]"
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answered: bool
-    answer: str                # text with [n] markers; a plain refusal when answered is False
-    citations: list[Citation]
-    passages: list[Passage]
+    quotes: tuple[Quote, ...]  # the body, in order; empty when the question is declined
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
     index_version: str
-    timings_ms: dict = field(default_factory=dict)
-    note: str | None = None    # e.g. "Sources disagree ..." shown under the answer
-    reader: str = "none"       # which reader decided ("llama:<file>", "openai:<model>", "none")
-    checks: list[dict] = field(default_factory=list)  # what code checked, and what it dropped or refused
-    decision: object = field(default=None, repr=False, compare=False)  # the answer stage's trace; not in JSON
-    conversation: str | None = None          # the conversation the question was asked in, if any
-    standalone_question: str | None = None   # what was searched, when a follow-up was resolved
+    timings_ms: dict
+    note: str | None           # e.g. "Sources give different figures ..." shown under the answer
+    reader: str                # which reader decided ("llama:<file>", "openai:<model>", "none", "none (reader failed: ...)")
+    checks: tuple[dict, ...]   # what code checked, and what it dropped or refused
+    decision: object = field(repr=False, compare=False)  # the answer stage's trace; not in JSON
+    conversation: str | None   # the conversation the question was asked in, if any
+    standalone_question: str | None   # what was searched, when a follow-up was resolved
+
+    @property
+    def answer(self) -> str:
+        """The body as one text with [n] markers, made from ``quotes``; the refusal when declined."""
+        return " ".join(q.prose for q in self.quotes) if self.answered else DECLINE_TEXT
 
     def to_json(self) -> dict:
-        """The CLI/JSON contract of docs/design.md."""
+        """The CLI/JSON contract (README, "The JSON answer")."""
         return {
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
+            "quotes": [asdict(q) for q in self.quotes],
             "citations": [
                 {k: v for k, v in asdict(c).items() if k not in {"chunk_id"} and not (k == "page" and v is None)}
                 for c in self.citations
@@ -63,12 +86,28 @@ class Answer:
                 for p in self.passages
             ],
             "reader": self.reader,
-            "checks": self.checks,
+            "checks": list(self.checks),
             "index_version": self.index_version,
             "conversation": self.conversation,
             "standalone_question": self.standalone_question or self.question,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+
+
+class Stopwatch:
+    """Milliseconds per stage of one answer, in the order the stages ran."""
+
+    def __init__(self):
+        self.start = self.last = time.perf_counter()
+        self.ms: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = (now - self.last) * 1e3
+        self.last = now
+
+    def total(self) -> dict[str, float]:
+        return {**self.ms, "total": (self.last - self.start) * 1e3}
 
 
 @dataclass

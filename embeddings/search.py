@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings import vector_index
+from embeddings.answer.question import Question
 from embeddings.config import Retrieval
 from embeddings.store import IndexData
 
@@ -28,14 +29,15 @@ class Hit:
     lexical: float      # BM25 score (0 when the chunk shares no term with the question)
 
 
-def hybrid_search(data: IndexData, qvec: np.ndarray, question: str, settings: Retrieval,
+def hybrid_search(data: IndexData, question: Question, settings: Retrieval,
                   timings: dict | None = None) -> list[Hit]:
-    """Fused hits, best first; ``timings`` (if given) receives "vector" and "lexical" milliseconds."""
+    """Fused hits for the question value (its text and vector), best first; ``timings`` (if given)
+    receives "vector" and "lexical" milliseconds."""
     if not data.chunks:
         return []
     if data.searcher is not None:
-        return data.searcher.search(data, qvec, question, settings, timings)
-    return local_search(data, qvec, question, settings, timings)
+        return data.searcher.search(data, question.vector, question.text, settings, timings)
+    return local_search(data, question.vector, question.text, settings, timings)
 
 
 def local_search(data: IndexData, qvec: np.ndarray, question: str, settings: Retrieval,

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from embeddings.errors import EmptyQuestion
+from embeddings.results import DECLINE_TEXT
 from embeddings.evaluation import citation_problems, judge, seed_texts
 from tests.conftest import CALIBRATION_SET, DEV_SET, REPO_SEEDS
 
@@ -70,8 +71,8 @@ def test_related_coverage_is_cited_as_its_own_outlet(repo_engine):
 
 def test_declined_answer_says_so_and_still_shows_nearest_sources(repo_engine):
     answer = repo_engine.ask("What is the capital of Australia?")
-    assert not answer.answered and answer.citations == []
-    assert "don't cover" in answer.answer
+    assert not answer.answered and answer.citations == () and answer.quotes == ()
+    assert answer.answer == DECLINE_TEXT
     assert len(answer.passages) == 5
 
 
@@ -82,8 +83,11 @@ def test_empty_question_is_a_named_error(repo_engine):
 
 def test_json_contract_fields(repo_engine):
     out = repo_engine.ask("Who is David Mutnick?").to_json()
-    assert set(out) == {"question", "answered", "answer", "citations", "passages", "reader", "checks",
+    assert set(out) == {"question", "answered", "answer", "quotes", "citations", "passages", "reader", "checks",
                         "index_version", "conversation", "standalone_question", "timings_ms"}
+    # the answer text is its quotes, each with its lead and marker
+    assert out["answer"] == " ".join(f"{q['lead']}{q['text']} [{q['n']}]" for q in out["quotes"])
+    assert [q["n"] for q in out["quotes"]] == [c["n"] for c in out["citations"]]
     assert out["reader"] == "none" and all(set(c) == {"check", "passed", "detail"} for c in out["checks"])
     assert out["conversation"] is None and out["standalone_question"] == out["question"]
     assert set(out["citations"][0]) >= {"n", "doc_id", "title", "outlet", "published", "url", "quote"}

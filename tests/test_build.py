@@ -260,7 +260,7 @@ def test_deleting_a_seed_removes_its_documents_and_its_answers(work):
 
     after = engine.ask(Q_HARBOR)
     assert not after.answered, after.answer
-    assert after.citations == []
+    assert after.citations == ()
     assert "harbor" not in passage_docs(after)
     assert after.index_version == report.version != before.index_version
     assert check_index(work.config) == []

@@ -12,11 +12,11 @@ from embeddings.errors import EmptyQuestion
 DIALOGUES = PROJECT_ROOT / "tests" / "data" / "dialogues.jsonl"
 SETTLEMENT = Turn("What did Clearview AI agree to in its settlement with the ACLU?",
                   "What did Clearview AI agree to in its settlement with the ACLU?",
-                  "Clearview AI agreed to stop selling its database to private companies. [1]")
+                  ("Clearview AI agreed to stop selling its database to private companies.",), True)
 
 
 def test_a_first_question_is_searched_as_asked():
-    s = condense("When was it announced?", [])
+    s = condense("When was it announced?", [], 3, 1)
     assert (s.text, s.followup, s.reason) == ("When was it announced?", False, "first question")
 
 
@@ -28,7 +28,7 @@ def test_a_first_question_is_searched_as_asked():
     ("Who signed the agreement?", "reference"),
 ])
 def test_follow_ups_carry_the_conversation_subject(question, reason):
-    s = condense(question, [SETTLEMENT])
+    s = condense(question, [SETTLEMENT], 3, 1)
     assert s.followup and s.reason == reason
     assert s.text.startswith(question.rstrip("?")) and "Clearview" in s.text and "ACLU" in s.text
 
@@ -40,7 +40,7 @@ def test_follow_ups_carry_the_conversation_subject(question, reason):
     "Is Edmonton police going to follow privacy laws with its facial recognition?",
 ])
 def test_a_new_subject_is_not_polluted_by_the_old_one(question):
-    s = condense(question, [SETTLEMENT])
+    s = condense(question, [SETTLEMENT], 3, 1)
     assert not s.followup
     assert "Clearview" not in s.text and "ACLU" not in s.text
 
@@ -48,16 +48,16 @@ def test_a_new_subject_is_not_polluted_by_the_old_one(question):
 def test_a_who_question_hands_its_answer_to_the_next_turn():
     who = Turn("Which companies demanded Clearview stop collecting data?",
                "Which companies demanded Clearview stop collecting data?",
-               "SiliconANGLE: In February, Google and Twitter demanded that Clearview stop. [1]")
-    s = condense("When was that?", [who])
+               ("In February, Google and Twitter demanded that Clearview stop.",), True)
+    s = condense("When was that?", [who], 3, 1)
     assert "Google" in s.text and "Clearview" in s.text
-    assert "SiliconANGLE" not in s.text and "February" not in s.text      # outlet attribution and dates aside
+    assert "February" not in s.text      # dates aside
 
 
 def test_a_rewriter_may_decide_and_the_rules_are_the_fallback():
-    s = condense("When was it announced?", [SETTLEMENT], rewriter=lambda q, h: "When was the settlement announced?")
+    s = condense("When was it announced?", [SETTLEMENT], 3, 1, rewriter=lambda q, h: "When was the settlement announced?")
     assert (s.text, s.reason) == ("When was the settlement announced?", "rewritten")
-    s = condense("When was it announced?", [SETTLEMENT], rewriter=lambda q, h: None)
+    s = condense("When was it announced?", [SETTLEMENT], 3, 1, rewriter=lambda q, h: None)
     assert s.reason == "pronoun" and "ACLU" in s.text
 
 
@@ -67,8 +67,9 @@ def test_an_empty_follow_up_is_refused(repo_engine):
 
 
 # Figures from benchmarks/dialogues.py (README, "Follow-up questions"): standalone rewrites 45/49 on the
-# tune half and 42/44 on the test half; facts at turn 2 28/43 and turn 3 16/26 (the answer stage is being
-# replaced, so its thresholds are loose); raw questions, for comparison, give 18/93 rewrites and 13/43.
+# tune half and 42/44 on the test half; facts at turn 2 28/43 and turn 3 16/26 (loose thresholds: they
+# measure follow-ups, not the answer stage, which tests/test_answer_rules.py covers rule by
+# rule); raw questions, for comparison, give 18/93 rewrites and 13/43.
 @pytest.fixture(scope="module")
 def dialogue_rows(repo_engine):
     tune, test = dialogues.split(dialogues.load(DIALOGUES))

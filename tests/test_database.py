@@ -20,7 +20,7 @@ from embeddings.errors import StoreCorrupt
 
 def turn(answer_id: str, conversation: str | None = "c1", time: str | None = None, question: str = "Who sued Clarifai?"):
     return TurnRow(answer_id, conversation, question, question, "An answer. [1]", True, ["000_x/main#0"], ["T"],
-                   "v1", "cli", time or now())
+                   "v1", "cli", time or now(), ["An answer."])
 
 
 def test_schema_is_wal_and_a_turn_round_trips(tmp_path):
@@ -72,7 +72,7 @@ store = FeedbackStore(db, sys.argv[2])
 w = int(sys.argv[3])
 for i in range(10):
     answer_id = f"{w:08x}{i:08x}"
-    db.add_turn(TurnRow(answer_id, f"thread-{w % 5}", f"q{w}-{i}", f"q{w}-{i}", "a", True, [], [], "v1", "discord", now()))
+    db.add_turn(TurnRow(answer_id, f"thread-{w % 5}", f"q{w}-{i}", f"q{w}-{i}", "a", True, [], [], "v1", "discord", now(), []))
     store.add_vote(answer_id, "up" if i % 2 else "down", w * 100 + i, note="n" if i == 0 else None)
 """
 

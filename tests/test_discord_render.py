@@ -9,7 +9,7 @@ import pytest
 
 from bot import discord_render as render
 from embeddings.documents import Document
-from embeddings.results import Answer, BuildReport, Citation
+from embeddings.results import Answer, BuildReport, Citation, Quote
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -22,8 +22,11 @@ def citation(n: int, **kw) -> Citation:
 
 
 def answer(text: str, citations: list[Citation], **kw) -> Answer:
-    data = dict(question="Why did Chicago police stop using Clearview?", answered=True, answer=text,
-                citations=citations, passages=[], index_version="v20240101-abc")
+    """An answer whose body is ``text``: "sentence [n]" parts, as the engine composes them."""
+    quotes = tuple(Quote("", body.strip(), int(n)) for body, n in re.findall(r"(.*?)\s*\[(\d+)\](?:\s|$)", text, re.S))
+    data = dict(question="Why did Chicago police stop using Clearview?", answered=True, quotes=quotes,
+                citations=citations, passages=[], index_version="v20240101-abc", timings_ms={}, note=None,
+                reader="none", checks=(), decision=None, conversation=None, standalone_question=None)
     data.update(kw)
     return Answer(**data)
 
@@ -164,14 +167,18 @@ def test_trim_respects_units_and_markers(text, limit):
     assert not re.search(r"\[\d*…?$", out)
 
 
-def test_split_sentences_keeps_markers_with_their_sentence():
-    text = "Clearview sued in California [1] Police stopped. [2] [3] Next? Yes! Final words"
-    assert render.split_sentences(text) == [
-        "Clearview sued in California [1]", "Police stopped. [2] [3]", "Next?", "Yes!", "Final words"]
+def test_each_quote_travels_with_its_own_source():
+    result = answer("Clearview sued in California [1] Police stopped. Next? Yes! [2]", [citation(1), citation(2)])
+    (e,) = render.render_answer(result)
+    assert e.description == "Clearview sued in California [1] Police stopped. Next? Yes! [2]"
+    assert [f.name.split(" ")[0] for f in e.fields] == ["[1]", "[2]"]
+
+
+def test_a_long_quote_is_split_without_cutting_a_marker():
     long = ("x" * 250) + "[12]" + ("y" * 100)
-    for piece in render.split_sentences(long, max_len=100):
+    for piece in render.split_long(long, max_len=100):
         assert render.ulen(piece) <= 100
-    assert "[12]" in "".join(render.split_sentences(long, max_len=100))
+    assert "[12]" in "".join(render.split_long(long, max_len=100))
 
 
 def _doc(i: int, **kw) -> Document:

@@ -15,7 +15,8 @@ USER = 123456789012345678
 def stored(db: Database, question: str = "Why did Chicago police stop using Clearview?") -> str:
     answer_id = new_answer_id()
     db.add_turn(TurnRow(answer_id, None, question, question, "Separately, the Chicago Police Department stopped "
-                        "using it. [1]", True, ["003_x/related-1#0"], ["T"], "v1", "slash", now()))
+                        "using it. [1]", True, ["003_x/related-1#0"], ["T"], "v1", "slash", now(),
+                        ["Separately, the Chicago Police Department stopped using it."]))
     return answer_id
 
 

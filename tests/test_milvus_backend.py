@@ -118,14 +118,15 @@ def test_milvus_answers_the_question_sets_exactly_as_faiss(repo_engine, milvus_r
 
 def test_milvus_candidates_cover_the_faiss_candidates(repo_engine, milvus_repo):
     """Same hits, same scores: the union Milvus returns holds every row the FAISS path fuses."""
+    from embeddings.answer.question import Question
     from embeddings.search import hybrid_search
 
     settings = repo_engine.config.retrieval
     for line in CALIBRATION_SET.read_text().splitlines()[:20]:
-        q = json.loads(line)["question"]
-        qvec = repo_engine.query_encoder.encode_query(q)
-        faiss_hits = hybrid_search(repo_engine.data, qvec, q, settings)
-        milvus_hits = hybrid_search(milvus_repo.data, qvec, q, settings)
+        q = Question.make(json.loads(line)["question"], repo_engine.query_encoder.encode_query(json.loads(line)["question"]),
+                          repo_engine.data)
+        faiss_hits = hybrid_search(repo_engine.data, q, settings)
+        milvus_hits = hybrid_search(milvus_repo.data, q, settings)
         assert [(h.row, round(h.fused, 6)) for h in faiss_hits[:10]] == \
                [(h.row, round(h.fused, 6)) for h in milvus_hits[:10]]
 

@@ -80,7 +80,7 @@ def test_sidecar_metadata_reaches_the_bare_article():
 
 def test_kept_text_is_verbatim_from_the_seed():
     from embeddings.chunking import split_sentences
-    from embeddings.evaluation import normalize
+    from embeddings.text import plain as normalize
 
     for path in SEEDS:
         raw = normalize(path.read_text(encoding="utf-8"))

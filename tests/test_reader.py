@@ -17,20 +17,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings import combiner
-from embeddings.checks import unsupported_claims
+from embeddings.answer import combiner
+from embeddings.answer.checks import unsupported_claims
 from embeddings.config import load_config
 from embeddings.engine import Engine
 from embeddings.errors import ReaderUnavailable
 from embeddings.evaluation import citation_problems, judge, load_questions, seed_texts, summarize
-from embeddings.reader import make_reader
+from embeddings.answer.readers import make_reader
 from embeddings.reader_model import ModelSpec, assemble, verify
 from tests.conftest import PROJECT_ROOT, REPO_SEEDS, copy_seeds
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="the reader is not installed (CASEBOT_NO_READER=1)")
 
 TEST_HALF = PROJECT_ROOT / "tests" / "data" / "questions_test.jsonl"
-READER_ENV = {"CASEBOT_READER_BACKEND": "llama"}
+# An explicit, generous wait: a reader slowed by a busy machine must not turn into a fallback.
+READER_ENV = {"CASEBOT_READER_BACKEND": "llama", "CASEBOT_READER_TIMEOUT_S": "600"}
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +44,7 @@ def shared_reader(reader_config):
     """The real reader model, loaded once for the session."""
     reader = make_reader(reader_config.reader)
     if reader is None:
-        pytest.fail(f"the reader could not be loaded from {reader_config.reader.model}; run scripts/setup")
+        pytest.fail(f"the reader could not be loaded from {reader_config.reader.llama.model}; run scripts/setup")
     return reader
 
 
@@ -157,9 +158,9 @@ def llama_server(reader_config, tmp_path_factory):
     port = _free_port()
     log = open(tmp_path_factory.mktemp("llama-server") / "server.log", "w+")  # a pipe would fill and stall it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(reader_config.reader.model),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(reader_config.reader.context),
-         "--n_threads", str(reader_config.reader.threads), "--model_alias", "casebot-reader"],
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(reader_config.reader.llama.model),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(reader_config.reader.llama.context),
+         "--n_threads", str(reader_config.reader.llama.threads), "--model_alias", "casebot-reader"],
         stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
@@ -185,8 +186,8 @@ def llama_server(reader_config, tmp_path_factory):
 def test_openai_backend_against_a_real_server_agrees_with_the_local_reader(
         llama_server, reader_config, shared_encoder, shared_reader, monkeypatch):
     monkeypatch.setenv("CASEBOT_READER_API_KEY", "sk-local-test")
-    env = {"CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_BASE_URL": llama_server,
-           "CASEBOT_READER_API_MODEL": "casebot-reader"}
+    env = {"CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_OPENAI_BASE_URL": llama_server,
+           "CASEBOT_READER_OPENAI_API_MODEL": "casebot-reader", "CASEBOT_READER_TIMEOUT_S": "600"}
     config = load_config(env=env, paths__seeds=str(REPO_SEEDS), paths__index=str(reader_config.paths.index))
     remote = Engine.open(config, encoder=shared_encoder, log=lambda _: None)
     local = Engine.open(reader_config, encoder=shared_encoder, log=lambda _: None, reader=shared_reader)
@@ -199,7 +200,7 @@ def test_openai_backend_against_a_real_server_agrees_with_the_local_reader(
 
 
 def test_a_down_endpoint_falls_back_to_the_extractive_answer(reader_config, shared_encoder):
-    env = {"CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1",
+    env = {"CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_OPENAI_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1",
            "CASEBOT_READER_TIMEOUT_S": "5"}
     config = load_config(env=env, paths__seeds=str(REPO_SEEDS), paths__index=str(reader_config.paths.index))
     engine = Engine.open(config, encoder=shared_encoder, log=lambda _: None)
@@ -208,15 +209,14 @@ def test_a_down_endpoint_falls_back_to_the_extractive_answer(reader_config, shar
     assert answer.reader.startswith("none (reader failed:") and "unreachable" in answer.reader
 
 
-def test_a_model_file_failing_its_checksum_is_refused(tmp_path, reader_config):
-    fake = tmp_path / Path(reader_config.reader.model).name  # a known model's name, wrong content
+def test_a_model_file_failing_its_checksum_is_refused(tmp_path, reader_config, caplog):
+    fake = tmp_path / Path(reader_config.reader.llama.model).name  # a known model's name, wrong content
     fake.write_bytes(b"GGUF" + b"\0" * 1024)
     with pytest.raises(ReaderUnavailable, match="fails its checksum"):
         verify(fake, "0" * 64)
-    logged = []
-    config = load_config(env={**READER_ENV, "CASEBOT_READER_MODEL": str(fake)})
-    assert make_reader(config.reader, logged.append) is None
-    assert "fails its checksum" in logged[0]
+    config = load_config(env={**READER_ENV, "CASEBOT_READER_LLAMA_MODEL": str(fake)})
+    assert make_reader(config.reader) is None
+    assert "fails its checksum" in caplog.text
 
 
 def test_a_changed_model_file_is_hashed_again(tmp_path):

@@ -209,14 +209,8 @@ def test_current_swaps_to_each_new_version_and_a_running_engine_keeps_its_own(wo
     assert check_index(work.config) == []
 
     # Its folder is gone, but the v1 the engine holds in memory is whole and answers...
-    from embeddings.answer import compose
-    from embeddings.question import Question
-    from embeddings.search import hybrid_search
-
     held = engine.data
-    qvec = engine.query_encoder.encode_query(Q_HARBOR)
-    answer = compose(Question.make(Q_HARBOR, qvec, held), held,
-                     hybrid_search(held, qvec, Q_HARBOR, engine.config.retrieval), engine.config.answer, 5)
+    answer = engine.answer_from(held, Q_HARBOR)
     assert answer.answered and cited(answer) == {"harbor"} and answer.index_version == v1
 
     # ...until it follows `current`: explicitly here, or on its next question (next test).

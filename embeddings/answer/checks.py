@@ -1,15 +1,19 @@
 """Checks made by code on what the answer will say, whoever proposed it (scorer or reader).
 
-Each check returns a ``Check``; the answer's JSON lists them (``checks``), so a dropped sentence or a
-refusal says which rule decided it."""
+``CHECKS`` names every check a policy may run on a sentence before quoting it; ``[decision]
+reader_checks`` and ``extractive_checks`` say which each policy runs, in order (``failed``). Each returns a
+``Check``; the answer's JSON lists them (``checks``), so a dropped sentence or a refusal says which
+rule decided it. ``unsupported_claims`` checks the words the composer adds around the quotes."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from typing import Callable
 
-from embeddings.answer_type import has_type
-from embeddings.question import Question
+from embeddings.answer.candidates import Scored
+from embeddings.answer.question import Question
+from embeddings.config import choose
 from embeddings.store import IndexData
 
 FIGURE = re.compile(r"(?:\$\s?)?\b\d[\d,.]*\s*(?:billion|million|thousand|percent|%)?", re.IGNORECASE)
@@ -26,18 +30,26 @@ class Check:
         return asdict(self)
 
 
-def kind_check(q: Question, text: str) -> Check:
+def kind_check(q: Question, data: IndexData, c: Scored) -> Check:
     """The sentence holds the kind of words asked for (a date for "when"...) that the question lacks."""
     if q.kind is None:
         return Check("kind", True, "the question asks for no particular kind of answer")
-    ok = has_type(text, q.kind, q.text)
-    return Check("kind", ok, f"asks for a {q.kind}; the sentence {'holds' if ok else 'holds no'} new one")
+    return Check("kind", c.holds_kind, f"asks for a {q.kind}; the sentence {'holds' if c.holds_kind else 'holds no'} new one")
 
 
-def adds_check(q: Question, data: IndexData, sid: int) -> Check:
+def adds_check(q: Question, data: IndexData, c: Scored) -> Check:
     """The sentence says something the question does not already say."""
-    new = data.sentence_terms(sid) - q.terms
+    new = data.sentence_terms(c.sid) - q.terms
     return Check("adds", bool(new), "adds words of its own" if new else "only repeats the question")
+
+
+CHECKS: dict[str, Callable[[Question, IndexData, Scored], Check]] = {"kind": kind_check, "adds": adds_check}
+
+
+def failed(q: Question, data: IndexData, c: Scored, names: tuple[str, ...]) -> list[Check]:
+    """The checks of ``names`` that sentence ``c`` fails, in their order."""
+    results = (choose(CHECKS, name, "[decision] checks entry")(q, data, c) for name in names)
+    return [r for r in results if not r.passed]
 
 
 def unsupported_claims(text: str, sources: list[str], names: bool = True) -> list[str]:

@@ -17,7 +17,7 @@ from embeddings.reader_model import spec_for, verify
 
 
 class LlamaReader:
-    def __init__(self, settings):
+    def __init__(self, settings, timeout: float):  # settings: [reader.llama]; a local call needs no timeout
         try:
             from llama_cpp import Llama
         except ImportError:
@@ -33,7 +33,7 @@ class LlamaReader:
         with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
             try:
                 self._llm = Llama(model_path=str(path), n_ctx=settings.context, n_threads=settings.threads,
-                                  n_batch=512, seed=0, verbose=False)
+                                  n_batch=settings.n_batch, seed=0, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ReaderUnavailable(f"llama.cpp could not load {path}: {exc}") from None
         self._label_ids: dict[str, int] = {}

@@ -1,5 +1,5 @@
 """The remote reader: any OpenAI-compatible chat endpoint (a llama.cpp server, Ollama, vLLM, a hosted
-API). The key comes from the environment variable named by ``[reader] api_key_env``, never a file.
+API). The key comes from the environment variable named by ``[reader.openai] api_key_env``, never a file.
 
 The label probabilities come from ``top_logprobs`` of the first reply token; an endpoint that gives
 no log-probabilities is read from the reply itself (probability 1 for the label it wrote)."""
@@ -16,18 +16,19 @@ from embeddings.errors import ReaderUnavailable
 
 
 class OpenAIReader:
-    def __init__(self, settings):
+    def __init__(self, settings, timeout: float):  # settings: [reader.openai]
         if not settings.base_url:
-            raise ReaderUnavailable("[reader] base_url is not set for the openai backend")
+            raise ReaderUnavailable("[reader.openai] base_url is not set for the openai backend")
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
         self.model = settings.api_model or "default"
         self.key = os.environ.get(settings.api_key_env, "")
-        self.timeout = settings.timeout_s
+        self.timeout = timeout
+        self.top_logprobs = settings.top_logprobs
         self.name = f"openai:{self.model}"
 
     def label_probabilities(self, msgs: list[dict], labels: list[str]) -> tuple[dict[str, float], int]:
         body = {"model": self.model, "messages": msgs, "max_tokens": 1, "temperature": 0.0,
-                "logprobs": True, "top_logprobs": 20}
+                "logprobs": True, "top_logprobs": self.top_logprobs}
         headers = {"Content-Type": "application/json"}
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"

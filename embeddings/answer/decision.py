@@ -1,0 +1,187 @@
+"""The decision: what to quote, best first, or nothing; and why. Every policy returns a ``Decision``.
+
+Who decides (``[decision]``):
+- ``with_reader`` (default "reader"), when the reader has read the candidates: the reader gives each
+  candidate sentence (and "none") a probability; the sentence to quote is the best by extractive
+  score plus ``choice_weight`` times its log-probability (fitted to 0: the extractive order picked
+  better), it must pass the checks, and the fitted combiner of the reader's confidence and the
+  extractive scores decides whether to answer at all;
+- ``without_reader`` (default "extractive"), with no reader or when it failed: the best sentence's
+  evidence against ``[answer] decline_below``, close runners-up, and a close sentence of the
+  asked-for kind when the best holds none.
+Both take their checks from the one registry of embeddings/answer/checks.py, by the names
+``[decision] reader_checks`` and ``extractive_checks`` give. Before either,
+a question is declined when too many of its words occur in no document, or nothing quotable was
+retrieved. Adding a policy is one function and one entry in ``POLICIES``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from embeddings.answer import combiner
+from embeddings.answer.candidates import Scored, is_title, near_duplicate
+from embeddings.answer.checks import CHECKS, Check, failed
+from embeddings.answer.question import Question
+from embeddings.answer.readers.prompt import candidate_line
+from embeddings.answer.readers.protocol import ReaderFailed, Reading
+from embeddings.config import Config, choose
+from embeddings.store import IndexData
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to quote (best first), or nothing; and why."""
+
+    picked: tuple[Scored, ...]
+    checks: tuple[Check, ...]
+    note: str | None
+    reader: str                               # the configured reader ("llama:<file>", "openai:<model>", "none")
+    reading: Reading | ReaderFailed | None    # what it said, or why it said nothing; None: not asked
+    features: tuple[float, ...] | None        # the combiner's inputs (embeddings/answer/combiner.py)
+
+    @property
+    def reader_label(self) -> str:
+        """Which reader decided, as the answer's JSON says it."""
+        if isinstance(self.reading, ReaderFailed):
+            return f"none (reader failed: {self.reading.reason})"
+        return self.reader
+
+
+@dataclass(frozen=True)
+class Case:
+    """What a policy decides on."""
+
+    q: Question
+    data: IndexData
+    candidates: list[Scored]     # best first
+    reading: Reading | ReaderFailed | None
+    reader: str
+    config: Config
+
+    def decide(self, picked, checks, note=None, features=None) -> Decision:
+        return Decision(tuple(picked), tuple(checks), note, self.reader, self.reading,
+                        tuple(features) if features is not None else None)
+
+
+def extractive(case: Case) -> Decision:
+    q, data, scored, s = case.q, case.data, case.candidates, case.config.answer
+    best = max(c.evidence for c in scored)
+    if best < s.decline_below:
+        return case.decide([], [Check("evidence", False, f"best evidence {best:.2f} < decline_below {s.decline_below}")])
+    picked = _pick(case)
+    names = case.config.decision.extractive_checks
+    if "kind" in names and not _any_passes(case, "kind", picked):
+        picked = _with_close_kind(case, picked)
+        if picked is None:
+            return case.decide([], [Check("kind", False, f"asks for a {q.kind}; no close sentence holds one")],
+                               note="The passages found do not hold the kind of answer asked for (a date, a figure, a name...).")
+    unmet = [name for name in names if not _any_passes(case, name, picked)]
+    if unmet:
+        return case.decide([], [Check(name, False, f"no sentence to quote passes the {name} check") for name in unmet])
+    return case.decide(picked, [Check("evidence", True, f"best evidence {best:.2f} ≥ decline_below {s.decline_below}")])
+
+
+def with_reader(case: Case) -> Decision:
+    q, data, scored, reading = case.q, case.data, case.candidates, case.reading
+    s, d = case.config.answer, case.config.decision
+    shown = scored[: len(reading.p_sentences)]
+    # The reader's choice, tempered by the extractive score (choice_weight: the weight of the reader's
+    # log-probability next to it); the highest first.
+    order = sorted(range(len(shown)), key=lambda i: -(shown[i].score + d.choice_weight * math.log(reading.p_sentences[i] + 1e-9)))
+    top = order[0]
+    checks = [Check("reader", reading.p_sentences[top] > reading.p_none,
+                    f"p(none) {reading.p_none:.2f}; sentence {top + 1} p {reading.p_sentences[top]:.2f}")]
+    chosen = None
+    for i in order:
+        dropped = failed(q, data, shown[i], d.reader_checks)
+        if not dropped:
+            chosen = i
+            break
+        checks += [Check(c.check, False, f"sentence {i + 1} dropped: {c.detail}") for c in dropped]
+    if chosen is None:
+        return case.decide([], checks)
+    x = combiner.features(d.features, combiner.Proposal(q, shown[chosen], chosen, scored, reading,
+                                                         case.config.reader.confidence_bound))
+    p = combiner.probability(d.bias, d.weights, x)
+    ok = p >= d.answer_above
+    checks.append(Check("combiner", ok, f"sentence {chosen + 1}: P(right) {p:.2f} {'≥' if ok else '<'} {d.answer_above}"))
+    if not ok:
+        return case.decide([], checks, features=x)
+    picked = [shown[chosen]]
+    for i in order:
+        if len(picked) >= s.max_sentences:
+            break
+        if reading.p_sentences[i] < d.also_quote * reading.p_sentences[chosen]:
+            continue
+        c = shown[i]
+        if i == chosen or _repeats(case, c, picked):
+            continue
+        if "adds" not in d.reader_checks or CHECKS["adds"](q, data, c).passed:
+            picked.append(c)
+    return case.decide(picked, checks, features=x)
+
+
+Policy = Callable[[Case], Decision]
+POLICIES: dict[str, Policy] = {"extractive": extractive, "reader": with_reader}
+
+
+def decide(q: Question, data: IndexData, candidates: list[Scored], reader, config: Config) -> Decision:
+    """The decision stage: the gates every question passes, then the reader (when there is one) and
+    the policy ``[decision]`` names for what it said."""
+    s = config.answer
+    case = Case(q, data, candidates, None, reader.name if reader is not None else "none", config)
+    if len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline:
+        return case.decide([], [Check("unknown_words", False, f"{len(q.unknown)} of the question's words occur in no document")],
+                           note=f"These words of the question appear nowhere in the documents: {', '.join(q.unknown)}.")
+    if not candidates:
+        return case.decide([], [Check("evidence", False, "no quotable sentence retrieved")])
+    policy = config.decision.without_reader
+    if reader is not None:
+        shown = candidates[: config.reader.candidates]
+        reading = reader.read(q.text, [candidate_line(data, c) for c in shown])
+        case = Case(q, data, candidates, reading, case.reader, config)
+        if isinstance(reading, Reading):
+            policy = config.decision.with_reader
+    return choose(POLICIES, policy, "[decision] policy")(case)
+
+
+def _any_passes(case: Case, name: str, picked: list[Scored]) -> bool:
+    """The answer passes a check when one of its sentences does (the extractive policy's reading)."""
+    return any(CHECKS[name](case.q, case.data, c).passed for c in picked)
+
+
+def _repeats(case: Case, c: Scored, picked: list[Scored]) -> bool:
+    text = case.data.sentences[c.sid].text
+    share = case.config.answer.near_duplicate_share
+    return any(near_duplicate(text, case.data.sentences[p.sid].text, share) for p in picked)
+
+
+def _pick(case: Case) -> list[Scored]:
+    """The best sentence, plus close runners-up that add something."""
+    scored, s = case.candidates, case.config.answer
+    best = scored[0]
+    picked = [best]
+    for c in scored[1:]:
+        if len(picked) >= s.max_sentences:
+            break
+        if c.evidence < s.decline_below - s.runner_up_evidence_gap or c.score < best.score - s.runner_up_margin:
+            continue
+        if is_title(case.data, c) and c.score < best.score - s.title_margin:
+            continue
+        if _repeats(case, c, picked):
+            continue
+        picked.append(c)
+    return picked
+
+
+def _with_close_kind(case: Case, picked: list[Scored]) -> list[Scored] | None:
+    """The question asks for a date, a figure, a court... that no picked sentence holds: quote a
+    close sentence that holds one, or return None (decline) when no close sentence does."""
+    scored, s = case.candidates, case.config.answer
+    for c in scored[1: s.type_search_depth]:
+        if c.score >= scored[0].score - s.type_margin and c.holds_kind:
+            return (picked[: s.max_sentences - 1] + [c]) if c not in picked else picked
+    return None

@@ -1,0 +1,66 @@
+"""The question value, made once at the door and handed to every later stage (retrieval included):
+its text, vector, subject words, the kind of answer it asks for, and its words no document holds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings.errors import EmptyQuestion
+from embeddings.store import IndexData
+
+# Which kind of words answer a question ("when" wants a date, "how many" a number); the first rule
+# that matches decides. Whether a sentence holds such words is the candidates' business.
+_RULES = [
+    (re.compile(r"\bhow (?:much|large|big)\b.*\b(?:pay|paid|fine|cost|settle|worth|raise|raised)", re.I), "money"),
+    (re.compile(r"\bhow long\b|\bfor how long\b", re.I), "duration"),
+    (re.compile(r"\bhow (?:many|much|large|big)\b|\bwhat (?:number|percentage|amount)\b", re.I), "number"),
+    (re.compile(r"^\W*when\b|\bwhen (?:did|was|were|is|are|will|does|do|has|had)\b|\b(?:what|which) (?:date|day|year|month)\b", re.I), "date"),
+    (re.compile(r"\b(?:which|what) court\b|\bwhere\b.*\bfiled\b", re.I), "court"),
+    (re.compile(r"\b(?:which|what) (?:law|act|statute|regulation)\b", re.I), "law"),
+    # "Who is X?" asks for a description, not a name; "Who sued X?" asks for a name.
+    (re.compile(r"^\s*who\b(?!\s+(?:is|was|are|were|'s)\b)|\bwhich (?:person|lawyer|attorney|judge|official)\b", re.I), "person"),
+    (re.compile(r"^\s*where\b|\bin which (?:city|state|country)\b", re.I), "place"),
+]
+
+
+def expected_kind(question: str) -> str | None:
+    """"date", "number", "person"... (the kinds of embeddings/answer/candidates.py KINDS), or None."""
+    for pattern, kind in _RULES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def clean(text: str | None, max_chars: int) -> str:
+    """The question as every surface takes it: whitespace folded, cut at ``max_chars`` ([question])."""
+    return " ".join((text or "").split())[:max_chars]
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    vector: np.ndarray
+    terms: frozenset[str]       # subject words, as the lexical index tokenizes them
+    kind: str | None            # "date", "number", "person"... or None
+    unknown: tuple[str, ...]    # words of the question that occur in no document
+
+    @property
+    def unknown_share(self) -> float:
+        """The share of the question's subject words that occur in no document."""
+        return len(self.unknown) / max(1, len(self.terms))
+
+    @classmethod
+    def ask(cls, text: str | None, max_chars: int, encoder, data: IndexData) -> "Question":
+        """The door: refuse an empty question, cut a long one, embed it, read its words."""
+        text = clean(text, max_chars)
+        if not text:
+            raise EmptyQuestion("the question is empty")
+        return cls.make(text, encoder.encode_query(text), data)
+
+    @classmethod
+    def make(cls, text: str, vector: np.ndarray, data: IndexData) -> "Question":
+        return cls(text, vector, frozenset(data.bm25.question_terms(text)), expected_kind(text),
+                   tuple(data.bm25.unknown_words(text)))

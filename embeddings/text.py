@@ -1,0 +1,26 @@
+"""Text helpers used across the engine, each written once: comparing text as a reader would
+(``plain``) and JSON-lines files. (A file's SHA-256 is embeddings/store.py ``file_sha256``.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+_PLAIN = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "\u00a0": " "})
+
+
+def plain(text: str) -> str:
+    """Curly quotes and dashes made plain, whitespace folded, case folded: text as compared, not shown."""
+    return " ".join(text.translate(_PLAIN).split()).casefold()
+
+
+def read_jsonl(path: Path) -> list:
+    """One JSON value a non-empty line."""
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
