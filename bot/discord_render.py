@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import discord
 
-from embeddings.results import DECLINE_TEXT, Answer, BuildReport, Citation, Passage
+from embeddings.results import CLOSEST_TEXT, DECLINE_TEXT, Answer, BuildReport, Citation, Passage
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_MAX = 2000
@@ -37,6 +37,7 @@ SEARCHED_AS_MAX = 300       # a follow-up's standalone question, shown in the fo
 
 COLOUR_ANSWER = discord.Colour.blurple()
 COLOUR_DECLINED = discord.Colour.light_grey()
+COLOUR_UNSURE = discord.Colour.gold()
 COLOUR_OK = discord.Colour.green()
 COLOUR_ERROR = discord.Colour.red()
 
@@ -252,7 +253,7 @@ def render_answer(answer: Answer) -> list[discord.Embed]:
     source are never split apart; send the result with :func:`pack_messages`.
     """
     if not answer.answered:
-        return [_render_declined(answer)]
+        return [_render_closest(answer) if answer.closest else _render_declined(answer)]
     footer = footer_text(answer.index_version, searched_as(answer))
     fields = {c.n: citation_field(c) for c in answer.citations}
     title = f"Q: {escape(one_line(answer.question))}" if answer.question.strip() else "Answer"
@@ -303,6 +304,20 @@ def _render_declined(answer: Answer) -> discord.Embed:
     builder.parts.append(trim(escape(text), 1500))
     for i, p in enumerate(passages, 1):
         f = passage_field(p, i)
+        if not builder.fits((), [f]):
+            break
+        builder.fields.append(f)
+    return builder.build()
+
+
+def _render_closest(answer: Answer) -> discord.Embed:
+    """Declined, but the judge's closest sentences: quoted with their sources, marked as unconfirmed."""
+    footer = footer_text(answer.index_version, searched_as(answer))
+    title = f"Q: {escape(one_line(answer.question))}" if answer.question.strip() else "No confirmed answer"
+    builder = _EmbedBuilder(title, footer, COLOUR_UNSURE)
+    builder.parts.append(escape(CLOSEST_TEXT))
+    for c in answer.closest:
+        f = citation_field(c)
         if not builder.fits((), [f]):
             break
         builder.fields.append(f)

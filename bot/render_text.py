@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from embeddings.results import Answer
+from embeddings.results import CLOSEST_TEXT, Answer, Citation
 
 
 def _source_line(outlet, published, title) -> str:
@@ -19,15 +19,20 @@ def render_answer(answer: Answer, width: int = 100) -> str:
     if answer.answered:
         lines += ["", "Sources:"]
         for c in answer.citations:
-            page = f", p. {c.page}" if c.page else ""
-            lines.append(f"  [{c.n}] {_source_line(c.outlet, c.published, c.title)}{page}")
-            if c.url:
-                lines.append(f"      {c.url}")
-            else:
-                lines.append(f"      (seed file {c.doc_id})")
-            lines.append(textwrap.fill(f"“{c.quote}”", width, initial_indent="      ", subsequent_indent="       "))
+            lines += _source(c, f"[{c.n}]", width)
+    elif answer.closest:
+        lines += ["", textwrap.fill(CLOSEST_TEXT, width)]
+        for c in answer.closest:
+            lines += _source(c, "~", width)
     elif answer.passages:
         lines += ["", "Nearest sources (not an answer):"]
         for p in answer.passages[:3]:
             lines.append(f"  - {_source_line(p.outlet, p.published, p.title)}" + (f"  {p.url}" if p.url else ""))
     return "\n".join(lines)
+
+
+def _source(c: Citation, mark: str, width: int) -> list[str]:
+    page = f", p. {c.page}" if c.page else ""
+    return [f"  {mark} {_source_line(c.outlet, c.published, c.title)}{page}",
+            f"      {c.url}" if c.url else f"      (seed file {c.doc_id})",
+            textwrap.fill(f"“{c.quote}”", width, initial_indent="      ", subsequent_indent="       ")]

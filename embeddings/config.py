@@ -99,12 +99,38 @@ class ReaderSettings:
 
 
 @dataclass(frozen=True)
+class JudgeSettings:
+    weights: Path               # the trained CrossEncoder folder shipped in the repo
+    sha256: str                 # of its model.safetensors: checked before the ONNX export is made
+    onnx: Path                  # where the ONNX export is kept
+    passages: int
+    candidates: int
+    threads: int
+    logit_bound: float
+
+
+@dataclass(frozen=True)
+class JudgePolicySettings:
+    pick: str                   # "judge" or "extractive": who chooses the sentences to quote
+    checks: tuple[str, ...]
+    features: tuple[str, ...]
+    choice_weight: float
+    also_quote: float
+    bias: float
+    weights: tuple
+    answer_above: float
+    closest_above: float
+
+
+@dataclass(frozen=True)
 class DecisionSettings:
     scorer: str
+    with_judge: str
     with_reader: str
     without_reader: str
     reader_checks: tuple[str, ...]      # checks the reader policy runs on each sentence it would quote
     extractive_checks: tuple[str, ...]  # checks the extractive policy runs on the sentences it would quote
+    judge: JudgePolicySettings
     features: tuple[str, ...]     # the combiner's inputs, by name (embeddings/answer/combiner.py)
     choice_weight: float
     also_quote: float
@@ -168,6 +194,7 @@ class Config:
     answer: AnswerSettings
     index: IndexSettings
     reader: ReaderSettings
+    judge: JudgeSettings
     decision: DecisionSettings
     discord: DiscordSettings
     backend: BackendSettings
@@ -186,6 +213,8 @@ _SECTIONS = {
     "reader.llama": LlamaSettings,
     "reader.openai": OpenAISettings,
     "reader": ReaderSettings,
+    "judge": JudgeSettings,
+    "decision.judge": JudgePolicySettings,
     "decision": DecisionSettings,
     "discord": DiscordSettings,
     "backend": BackendSettings,
@@ -204,6 +233,7 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
+_PATH_KEYS = {("reader.llama", "model"), ("judge", "weights"), ("judge", "onnx")}
 _NESTED = {cls.__name__: section for section, cls in _SECTIONS.items()}
 _KINDS = {"Path": Path, "int": int, "float": float, "str": str, "bool": bool, "tuple": tuple,
           "tuple[str, ...]": "names"}
@@ -260,7 +290,7 @@ def load_config(path: Path | None = None, env: dict | None = None, **overrides) 
     for section in data:
         if section in _SECTIONS:
             for key, value in list(data[section].items()):
-                if (section == "paths" or (section, key) == ("reader.llama", "model")) and not Path(value).is_absolute():
+                if (section == "paths" or (section, key) in _PATH_KEYS) and not Path(value).is_absolute():
                     data[section][key] = str(PROJECT_ROOT / value)
                 if (section, key) == ("backend", "uri") and value and "://" not in value \
                         and not Path(value).is_absolute():  # a Milvus Lite file, like [paths]

@@ -10,6 +10,7 @@ from embeddings import lexical, store
 from embeddings.answer.candidates import score
 from embeddings.answer.compose import compose
 from embeddings.answer.decision import decide
+from embeddings.answer.judge import Judge, judge_pool, open_judge
 from embeddings.answer.question import Question
 from embeddings.answer.readers import GuardedReader, make_reader
 from embeddings.backend import check_kind, open_backend
@@ -29,12 +30,13 @@ class Engine:
     """Holds one loaded index version; ``reindex`` swaps in a new one while ``ask`` keeps serving."""
 
     def __init__(self, config: Config, encoder: Encoder, data: store.IndexData, log: Callable[[str], None],
-                 reader: GuardedReader | None = None):
+                 reader: GuardedReader | None = None, judge: Judge | None = None):
         self.config = config
         self.encoder = encoder  # builds; its torch model loads only when a build embeds something
         self.query_encoder = query_encoder(config, encoder)
         # The reader model loads once per process; an engine may be handed one already loaded.
         self.reader = reader if reader is not None else make_reader(config.reader)
+        self.judge, self.judge_failed = (judge, None) if judge is not None else load_judge(config, log)
         self._data = data
         self._log = log
         self._build_lock = threading.Lock()
@@ -43,7 +45,8 @@ class Engine:
 
     @classmethod
     def open(cls, config: Config, encoder: Encoder | None = None, build_if_missing: bool = True,
-             log: Callable[[str], None] | None = None, reader: GuardedReader | None = None) -> "Engine":
+             log: Callable[[str], None] | None = None, reader: GuardedReader | None = None,
+             judge: Judge | None = None) -> "Engine":
         log = log or _log
         encoder = encoder or Encoder.from_config(config.model)
         try:
@@ -55,7 +58,7 @@ class Engine:
             report = build_index(config, encoder, log=log, progress=True)
             log(f"indexed {report.documents} documents as {report.chunks} passages in {report.seconds:.1f} s")
             data = load_index(config, encoder)
-        return cls(config, encoder, data, log, reader)
+        return cls(config, encoder, data, log, reader, judge)
 
     @property
     def index_version(self) -> str:
@@ -80,8 +83,12 @@ class Engine:
         hits = hybrid_search(data, q, self.config.retrieval, clock.ms)
         clock.lap("search")
         candidates = score(data, hits, q, self.config.answer, self.config.decision.scorer)
-        decision = decide(q, data, candidates, self.reader, self.config)
-        return compose(q, data, hits, decision, self.config, clock)
+        judged = None
+        if self.judge is not None:
+            judged = judge_pool(self.judge, data, hits, q, self.config)
+            clock.lap("judge")
+        decision = decide(q, data, candidates, self.reader, self.config, judged)
+        return compose(q, data, hits, decision, self.config, clock, self.judge_failed)
 
     def reindex(self, full: bool = False, progress: bool = False) -> BuildReport:
         """Rebuild from the seeds folder, then swap the new version in; the old one serves until then."""
@@ -115,6 +122,19 @@ class Engine:
             return False
         self._data = load_index(self.config, self.encoder)
         return True
+
+
+def load_judge(config: Config, log) -> tuple[Judge | None, str | None]:
+    """(the judge, None), or (None, why not) when it cannot be had: the reader or the extractive
+    policy then decides, and each answer's checks say so. No judge is asked for when ``[decision]
+    with_judge`` is ""."""
+    if not config.decision.with_judge:
+        return None, None
+    try:
+        return open_judge(config.judge, log), None  # one session a process (open_judge caches it)
+    except CasebotError as exc:
+        log(f"the answer judge is unavailable ({exc}); answering without it")
+        return None, str(exc)
 
 
 def query_encoder(config: Config, encoder: Encoder):

@@ -34,6 +34,8 @@ class Passage:
 
 
 DECLINE_TEXT = "The documents I have don't cover this question."
+CLOSEST_TEXT = ("Not a confirmed answer: no sentence I found clearly answers this. "
+                "The closest I found, for you to check:")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Answer:
     decision: object = field(repr=False, compare=False)  # the answer stage's trace; not in JSON
     conversation: str | None   # the conversation the question was asked in, if any
     standalone_question: str | None   # what was searched, when a follow-up was resolved
+    closest: tuple[Citation, ...]   # declined, but the judge's closest sentences, each with its source
 
     @property
     def answer(self) -> str:
@@ -85,6 +88,8 @@ class Answer:
                 {"rank": p.rank, "score": round(p.score, 4), "doc_id": p.doc_id, "chunk_id": p.chunk_id, "text": p.text}
                 for p in self.passages
             ],
+            "closest": [{k: v for k, v in asdict(c).items() if k not in {"chunk_id", "n"} and not (k == "page" and v is None)}
+                        for c in self.closest],
             "reader": self.reader,
             "checks": list(self.checks),
             "index_version": self.index_version,

@@ -17,9 +17,12 @@ from embeddings.encoder import Encoder  # noqa: E402
 REPO_SEEDS = PROJECT_ROOT / "seeds"
 DEV_SET = PROJECT_ROOT / "tests" / "data" / "dev.jsonl"
 CALIBRATION_SET = PROJECT_ROOT / "tests" / "data" / "calibration.jsonl"
-# Tests of everything but the reader run the extractive path (the reader's own fallback): the reader
-# model is loaded once, by tests/test_reader.py.
-EXTRACTIVE = {"CASEBOT_READER_BACKEND": "none"}
+# Tests of everything but the judge and the reader run the extractive path (their own fallback), whose
+# answers the tests below pin: the judge is tested by tests/test_judge.py, the reader model is loaded
+# once, by tests/test_reader.py.
+EXTRACTIVE = {"CASEBOT_READER_BACKEND": "none", "CASEBOT_DECISION_WITH_JUDGE": ""}
+# The default answer stage but for the reader: what `casebot ask` runs.
+WITH_JUDGE = {"CASEBOT_READER_BACKEND": "none"}
 
 
 @pytest.fixture(autouse=True)

@@ -62,7 +62,7 @@ def question(text="How much did Acme pay the drivers?", unknown=(), terms=None):
 
 
 def cand(sid, score, evidence=0.9, holds_kind=True, coverage=0.5):
-    return Scored(sid, 0 if SENTENCES[sid][0] == "a" else 1, 0, 0.5, coverage, score, evidence, holds_kind)
+    return Scored(sid, 0 if SENTENCES[sid][0] == "a" else 1, 0, 0.5, coverage, score, evidence, holds_kind, None)
 
 
 def extractive(q, candidates, **answer):
@@ -220,7 +220,7 @@ def test_choice_weight_lets_the_reader_reorder_the_candidates():
 
 def test_the_combiner_computes_the_named_features_in_order():
     proposal = combiner.Proposal(question(), cand(1, 1.0, evidence=0.7, coverage=0.4), 0, [cand(1, 1.0, evidence=0.7), cand(2, 0.5, evidence=0.8)],
-                                 Reading("r", 0.5, [0.5], 0.0, 0), 12.0)
+                                 Reading("r", 0.5, [0.5], 0.0, 0), 12.0, 12.0)
     assert combiner.features(("evidence", "best_evidence", "coverage", "kind_asked"), proposal) == [0.7, 0.8, 0.4, 1.0]
 
 

@@ -26,7 +26,8 @@ def answer(text: str, citations: list[Citation], **kw) -> Answer:
     quotes = tuple(Quote("", body.strip(), int(n)) for body, n in re.findall(r"(.*?)\s*\[(\d+)\](?:\s|$)", text, re.S))
     data = dict(question="Why did Chicago police stop using Clearview?", answered=True, quotes=quotes,
                 citations=citations, passages=[], index_version="v20240101-abc", timings_ms={}, note=None,
-                reader="none", checks=(), decision=None, conversation=None, standalone_question=None)
+                reader="none", checks=(), decision=None, conversation=None, standalone_question=None,
+                closest=())
     data.update(kw)
     return Answer(**data)
 

@@ -27,11 +27,12 @@ from embeddings.answer.readers import make_reader
 from embeddings.reader_model import ModelSpec, assemble, verify
 from tests.conftest import PROJECT_ROOT, REPO_SEEDS, copy_seeds
 
-llama_cpp = pytest.importorskip("llama_cpp", reason="the reader is not installed (CASEBOT_NO_READER=1)")
+llama_cpp = pytest.importorskip("llama_cpp", reason="the reader is not installed (CASEBOT_WITH_READER=1 scripts/setup)")
 
 TEST_HALF = PROJECT_ROOT / "tests" / "data" / "questions_test.jsonl"
 # An explicit, generous wait: a reader slowed by a busy machine must not turn into a fallback.
-READER_ENV = {"CASEBOT_READER_BACKEND": "llama", "CASEBOT_READER_TIMEOUT_S": "600"}
+# The reader's own policy, without the judge (the default answer stage is tested in test_judge.py).
+READER_ENV = {"CASEBOT_READER_BACKEND": "llama", "CASEBOT_READER_TIMEOUT_S": "600", "CASEBOT_DECISION_WITH_JUDGE": ""}
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +187,7 @@ def llama_server(reader_config, tmp_path_factory):
 def test_openai_backend_against_a_real_server_agrees_with_the_local_reader(
         llama_server, reader_config, shared_encoder, shared_reader, monkeypatch):
     monkeypatch.setenv("CASEBOT_READER_API_KEY", "sk-local-test")
-    env = {"CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_OPENAI_BASE_URL": llama_server,
+    env = {"CASEBOT_DECISION_WITH_JUDGE": "", "CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_OPENAI_BASE_URL": llama_server,
            "CASEBOT_READER_OPENAI_API_MODEL": "casebot-reader", "CASEBOT_READER_TIMEOUT_S": "600"}
     config = load_config(env=env, paths__seeds=str(REPO_SEEDS), paths__index=str(reader_config.paths.index))
     remote = Engine.open(config, encoder=shared_encoder, log=lambda _: None)
@@ -200,7 +201,7 @@ def test_openai_backend_against_a_real_server_agrees_with_the_local_reader(
 
 
 def test_a_down_endpoint_falls_back_to_the_extractive_answer(reader_config, shared_encoder):
-    env = {"CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_OPENAI_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1",
+    env = {"CASEBOT_DECISION_WITH_JUDGE": "", "CASEBOT_READER_BACKEND": "openai", "CASEBOT_READER_OPENAI_BASE_URL": f"http://127.0.0.1:{_free_port()}/v1",
            "CASEBOT_READER_TIMEOUT_S": "5"}
     config = load_config(env=env, paths__seeds=str(REPO_SEEDS), paths__index=str(reader_config.paths.index))
     engine = Engine.open(config, encoder=shared_encoder, log=lambda _: None)

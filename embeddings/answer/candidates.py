@@ -55,6 +55,7 @@ class Scored:
     score: float        # ranks sentences for the answer
     evidence: float     # how well the sentence supports an answer at all
     holds_kind: bool    # it holds words of the kind the question asks for (has_kind)
+    judge: float | None  # the judge's logit that it states the answer (embeddings/answer/judge.py); None: not judged
 
 
 def score_sentences(data: IndexData, hits: list[Hit], q: Question, s: AnswerSettings) -> list[Scored]:
@@ -86,7 +87,7 @@ def score_sentences(data: IndexData, hits: list[Hit], q: Question, s: AnswerSett
             # Every subject word of the question is in this very sentence ("Who is Warren
             # Driechel?"): strong evidence even where the model knows too little of a name.
             evidence += s.full_match_bonus
-        out.append(Scored(sid, hit.row, rank, cosine, coverage, score, evidence, holds_kind))
+        out.append(Scored(sid, hit.row, rank, cosine, coverage, score, evidence, holds_kind, None))
     out.sort(key=lambda c: -c.score)
     return out
 

@@ -25,8 +25,9 @@ class Proposal:
     chosen: Scored              # the sentence the policy would quote first
     index: int                  # its place among the sentences shown to the reader
     candidates: list[Scored]    # every candidate sentence
-    reading: Reading
+    reading: Reading | object | None   # what the reader said (a ReaderFailed or None: it said nothing)
     confidence_bound: float     # [reader] confidence_bound
+    logit_bound: float          # [judge] logit_bound
 
 
 # Features by name ([decision] features, one weight each): adding one is one entry here.
@@ -43,7 +44,21 @@ FEATURES: dict[str, Callable[[Proposal], float]] = {
     "kind_asked": lambda p: float(p.q.kind is not None),
     # share of the question's words that occur in no document
     "unknown_share": lambda p: p.q.unknown_share,
+    # the judge's logit for the proposed sentence, bounded to ±logit_bound
+    "judge": lambda p: _bounded(p.chosen.judge, p.logit_bound),
+    # the best judge logit among the other candidates: a close rival says the pick is uncertain
+    "judge_rival": lambda p: _bounded(max((c.judge for i, c in enumerate(p.candidates) if i != p.index),
+                                          default=-p.logit_bound), p.logit_bound),
+    # where the proposed sentence stands in the extractive order: 1 first, 1/2 second...
+    "extractive_rank": lambda p: 1.0 / (1 + p.index),
+    # the reader's best confidence in any sentence it was shown (0 when it was not asked or failed)
+    "reader_best": lambda p: max(p.reading.confidence(i, p.confidence_bound) for i in range(len(p.reading.p_sentences)))
+    if isinstance(p.reading, Reading) else 0.0,
 }
+
+
+def _bounded(z: float | None, bound: float) -> float:
+    return max(-bound, min(bound, z if z is not None else -bound))
 
 
 def features(names: tuple[str, ...], proposal: Proposal) -> list[float]:

@@ -23,17 +23,28 @@ _SCALE = re.compile(r"\b(billion|million|thousand)\b", re.IGNORECASE)
 
 
 def compose(q: Question, data: IndexData, hits: list[Hit], decision: Decision, config: Config,
-            clock: Stopwatch) -> Answer:
-    """The answer: the decided sentences quoted and cited, or the refusal with the checks that decided it."""
+            clock: Stopwatch, judge_failed: str | None = None) -> Answer:
+    """The answer: the decided sentences quoted and cited, or the refusal with the checks that decided
+    it (and, when the judge was unsure, the closest sentences, each with its source)."""
     passages = passages_for(data, hits, config.retrieval.top_k)
     quotes, citations, checks, note = _assemble(q, data, hits, decision, config.answer) if decision.picked \
         else ((), (), decision.checks, decision.note)
+    if judge_failed:
+        checks = (Check("judge", False, f"the judge is unavailable: {judge_failed}"),) + tuple(checks)
+    closest = tuple(_cite(data, c, n) for n, c in enumerate(decision.closest, start=1))
     clock.lap("compose")
     timings = clock.total()
     if isinstance(decision.reading, Reading):
         timings["reader"] = decision.reading.seconds * 1e3
     return Answer(q.text, bool(decision.picked), quotes, citations, passages, data.version, timings, note,
-                  decision.reader_label, tuple(c.to_json() for c in checks), decision, None, None)
+                  decision.reader_label, tuple(c.to_json() for c in checks), decision, None, None, closest)
+
+
+def _cite(data: IndexData, c: Scored, n: int) -> Citation:
+    sentence = data.sentences[c.sid]
+    doc = data.documents[sentence.doc_key]
+    return Citation(n=n, doc_id=doc.doc_id, title=doc.title, outlet=doc.outlet, published=doc.published,
+                    url=doc.url, quote=sentence.text, chunk_id=data.chunks[c.row].chunk_id, page=doc.page)
 
 
 def _assemble(q: Question, data: IndexData, hits: list[Hit], decision: Decision, s: AnswerSettings):
@@ -49,9 +60,7 @@ def _assemble(q: Question, data: IndexData, hits: list[Hit], decision: Decision,
         sentence = data.sentences[c.sid]
         doc = data.documents[sentence.doc_key]
         n = len(citations) + 1
-        citations.append(Citation(n=n, doc_id=doc.doc_id, title=doc.title, outlet=doc.outlet,
-                                  published=doc.published, url=doc.url, quote=sentence.text,
-                                  chunk_id=data.chunks[c.row].chunk_id, page=doc.page))
+        citations.append(_cite(data, c, n))
         quotes.append(Quote(doc.attribution if sentence.doc_key != previous_doc else "", sentence.text, n))
         previous_doc = sentence.doc_key
     # Words that are not quotes may state no figure or name the cited sources do not hold: the
@@ -114,7 +123,7 @@ def _conflicting_figure(data: IndexData, hits: list[Hit], q: Question, picked: t
                 continue
             cosine = float(data.sentence_vectors[sid] @ q.vector)
             if cosine >= s.conflict_min_cosine and (found is None or cosine > found.cosine):
-                found = Scored(sid, hit.row, rank, cosine, 0.0, cosine, cosine, False)
+                found = Scored(sid, hit.row, rank, cosine, 0.0, cosine, cosine, False, None)
                 scale, found_figures = shared[0], figures[shared[0]]
     if found is None:
         return None

@@ -18,7 +18,7 @@ retrieved. Adding a policy is one function and one entry in ``POLICIES``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from embeddings.answer import combiner
@@ -41,6 +41,8 @@ class Decision:
     reader: str                               # the configured reader ("llama:<file>", "openai:<model>", "none")
     reading: Reading | ReaderFailed | None    # what it said, or why it said nothing; None: not asked
     features: tuple[float, ...] | None        # the combiner's inputs (embeddings/answer/combiner.py)
+    closest: tuple[Scored, ...] = ()          # declined, but shown as the closest passage (judge policy)
+    p_right: float | None = None              # the combiner's P(right) of the proposed answer
 
     @property
     def reader_label(self) -> str:
@@ -60,10 +62,11 @@ class Case:
     reading: Reading | ReaderFailed | None
     reader: str
     config: Config
+    judged: tuple[Scored, ...] | None = None  # the judge's pool, with its logits; None: no judge
 
-    def decide(self, picked, checks, note=None, features=None) -> Decision:
+    def decide(self, picked, checks, note=None, features=None, closest=(), p_right=None) -> Decision:
         return Decision(tuple(picked), tuple(checks), note, self.reader, self.reading,
-                        tuple(features) if features is not None else None)
+                        tuple(features) if features is not None else None, tuple(closest), p_right)
 
 
 def extractive(case: Case) -> Decision:
@@ -104,7 +107,8 @@ def with_reader(case: Case) -> Decision:
     if chosen is None:
         return case.decide([], checks)
     x = combiner.features(d.features, combiner.Proposal(q, shown[chosen], chosen, scored, reading,
-                                                         case.config.reader.confidence_bound))
+                                                         case.config.reader.confidence_bound,
+                                                         case.config.judge.logit_bound))
     p = combiner.probability(d.bias, d.weights, x)
     ok = p >= d.answer_above
     checks.append(Check("combiner", ok, f"sentence {chosen + 1}: P(right) {p:.2f} {'≥' if ok else '<'} {d.answer_above}"))
@@ -124,13 +128,89 @@ def with_reader(case: Case) -> Decision:
     return case.decide(picked, checks, features=x)
 
 
+def judged(case: Case) -> Decision:
+    """The judge's pool decides. Which sentences to quote: with ``pick = "judge"`` the one with the
+    best judge logit (plus ``choice_weight`` times its extractive score) that passes the checks, and
+    the others the judge rates at least ``also_quote`` as high; with ``pick = "extractive"`` the
+    extractive rule's sentences over the same pool (the best by extractive score and its close
+    runners-up, one of the asked-for kind). Whether to quote them: the fitted combiner of the judge's
+    logits and the extractive scores gives P(right); at ``answer_above`` they are quoted, between
+    ``closest_above`` and ``answer_above`` the first is shown as the closest passage, not an answer,
+    and below it the question is declined."""
+    q, data, pool, j = case.q, case.data, list(case.judged), case.config.decision.judge
+    if not pool:
+        return case.decide([], [Check("evidence", False, "no quotable sentence for the judge")])
+    picked, checks = _pick_by_judge(case, pool) if j.pick == "judge" else _pick_extractive(case, pool)
+    if not picked:
+        return case.decide([], checks)
+    chosen = pool.index(picked[0])
+    x = combiner.features(j.features, combiner.Proposal(q, pool[chosen], chosen, pool, case.reading,
+                                                         case.config.reader.confidence_bound,
+                                                         case.config.judge.logit_bound))
+    p = combiner.probability(j.bias, j.weights, x)
+    ok = p >= j.answer_above
+    checks.append(Check("combiner", ok, f"candidate {chosen + 1}: judge logit {pool[chosen].judge:.2f}, "
+                                        f"P(right) {p:.2f} {'≥' if ok else '<'} {j.answer_above}"))
+    if not ok:
+        closest = picked[:1] if p >= j.closest_above else []
+        return case.decide([], checks, features=x, closest=closest, p_right=p)
+    return case.decide(picked, checks, features=x, p_right=p)
+
+
+def _pick_by_judge(case: Case, pool: list[Scored]) -> tuple[list[Scored], list[Check]]:
+    q, data, j = case.q, case.data, case.config.decision.judge
+    order = sorted(range(len(pool)), key=lambda i: -(pool[i].judge + j.choice_weight * pool[i].score))
+    checks = []
+    chosen = None
+    for i in order:
+        dropped = failed(q, data, pool[i], j.checks)
+        if not dropped:
+            chosen = i
+            break
+        checks += [Check(c.check, False, f"candidate {i + 1} dropped: {c.detail}") for c in dropped]
+    if chosen is None:
+        return [], checks
+    picked = [pool[chosen]]
+    first = _sigmoid(pool[chosen].judge)
+    for i in order:
+        if len(picked) >= case.config.answer.max_sentences:
+            break
+        c = pool[i]
+        if i == chosen or _sigmoid(c.judge) < j.also_quote * first or _repeats(case, c, picked):
+            continue
+        if not failed(q, data, c, j.checks):
+            picked.append(c)
+    return picked, checks
+
+
+def _pick_extractive(case: Case, pool: list[Scored]) -> tuple[list[Scored], list[Check]]:
+    """The extractive policy's choice over the judge's pool, without its evidence gate (the
+    combiner decides instead)."""
+    sub = replace(case, candidates=pool)
+    picked = _pick(sub)
+    names = case.config.decision.judge.checks
+    if "kind" in names and not _any_passes(sub, "kind", picked):
+        picked = _with_close_kind(sub, picked)
+        if picked is None:
+            return [], [Check("kind", False, f"asks for a {case.q.kind}; no close sentence holds one")]
+    kept = [c for c in picked if not failed(case.q, case.data, c, tuple(n for n in names if n != "kind"))]
+    if not kept:
+        return [], [Check("adds", False, "no sentence to quote says more than the question")]
+    return kept, []
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
 Policy = Callable[[Case], Decision]
-POLICIES: dict[str, Policy] = {"extractive": extractive, "reader": with_reader}
+POLICIES: dict[str, Policy] = {"extractive": extractive, "reader": with_reader, "judge": judged}
 
 
-def decide(q: Question, data: IndexData, candidates: list[Scored], reader, config: Config) -> Decision:
+def decide(q: Question, data: IndexData, candidates: list[Scored], reader, config: Config,
+           judged: tuple[Scored, ...] | None = None) -> Decision:
     """The decision stage: the gates every question passes, then the reader (when there is one) and
-    the policy ``[decision]`` names for what it said."""
+    the policy ``[decision]`` names for what the judge and the reader said."""
     s = config.answer
     case = Case(q, data, candidates, None, reader.name if reader is not None else "none", config)
     if len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline:
@@ -145,6 +225,9 @@ def decide(q: Question, data: IndexData, candidates: list[Scored], reader, confi
         case = Case(q, data, candidates, reading, case.reader, config)
         if isinstance(reading, Reading):
             policy = config.decision.with_reader
+    if judged is not None:
+        case = replace(case, judged=judged)
+        policy = config.decision.with_judge
     return choose(POLICIES, policy, "[decision] policy")(case)
 
 

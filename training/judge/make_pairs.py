@@ -4,7 +4,7 @@ Each cluster of ``training/judge/corpus/<writer>/<cluster>/docs`` is indexed wit
 index per cluster, as a real seeds folder would be); every question of its ``questions.jsonl`` then
 runs through the same question, retrieval and candidate stages as ``casebot ask``, and every sentence
 of the judge's pool becomes one pair, shown with the heading the judge sees at query time
-(``embeddings.judge.judge_text``). So the negatives are the real near-misses the pipeline produces.
+(``embeddings.answer.judge.judge_text``). So the negatives are the real near-misses the pipeline produces.
 
 A pool sentence is labelled 1 when it is one of the question's ``answer_sentences`` (matched after
 normalising, or mostly the same words) and holds one of its ``answer`` strings (in the sentence or its
@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embeddings.evaluation import normalize  # noqa: E402
-from embeddings.judge import judge_text  # noqa: E402
+from embeddings.text import plain as normalize  # noqa: E402
+from embeddings.answer.judge import judge_text  # noqa: E402
 
 CORPUS = ROOT / "training" / "judge" / "corpus"
 OUT = ROOT / "training" / "judge" / "pairs.jsonl"
@@ -61,13 +61,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
+    from embeddings.answer.judge import judge_candidates
+    from embeddings.answer.question import Question
     from embeddings.config import load_config
     from embeddings.encoder import Encoder
     from embeddings.engine import Engine
-    from embeddings.judge_pool import judge_pool
+    from embeddings.search import hybrid_search
 
     base = load_config(env={})
-    encoder = Encoder(base.model.name, base.model.batch_size, base.model.device)
+    encoder = Encoder.from_config(base.model)
     n_pairs = n_pos = n_q = 0
     with open(args.out, "w") as out, tempfile.TemporaryDirectory() as tmp:
         for cluster in clusters(args.corpus):
@@ -76,7 +78,8 @@ def main() -> None:
             shutil.copytree(cluster / "docs", seeds)
             paths = replace(base.paths, seeds=seeds, index=Path(tmp) / name / "index",
                             database=Path(tmp) / name / "db.sqlite", feedback=Path(tmp) / name / "fb.jsonl")
-            config = replace(base, paths=paths, reader=replace(base.reader, backend="none"))
+            config = replace(base, paths=paths, reader=replace(base.reader, backend="none"),
+                             decision=replace(base.decision, with_judge=""))
             engine = Engine.open(config, encoder=encoder, log=lambda _line: None)
             data = engine.data
             for line in (cluster / "questions.jsonl").read_text().splitlines():
@@ -86,8 +89,9 @@ def main() -> None:
                 n_q += 1
                 gold = item.get("answer_sentences") or [] if item["kind"] == "answerable" else []
                 answers = [normalize(a) for a in item.get("answer") or []] if gold else []
-                pool = judge_pool(engine, item["question"])
-                sids = [c.sid for c in pool.candidates]
+                q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data)
+                pool = judge_candidates(data, hybrid_search(data, q, config.retrieval, {}), q, config)
+                sids = [c.sid for c in pool]
                 # answer sentences the pool missed join as extra positives
                 missing = [g for g in gold if not any(matches(data.sentences[s].text, g) for s in sids)]
                 extra = [sid for sid, sent in enumerate(data.sentences)

@@ -21,8 +21,8 @@ class LlamaReader:
         try:
             from llama_cpp import Llama
         except ImportError:
-            raise ReaderUnavailable("llama-cpp-python is not installed (scripts/setup installs it unless "
-                                    "CASEBOT_NO_READER=1)") from None
+            raise ReaderUnavailable("llama-cpp-python is not installed (CASEBOT_WITH_READER=1 "
+                                    "scripts/setup installs it)") from None
         path = Path(settings.model)
         expected = settings.sha256 or (spec_for(path).sha256 if spec_for(path) else "")
         if expected:

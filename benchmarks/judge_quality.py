@@ -1,0 +1,289 @@
+"""The judge on the tuning and test halves: fit its combiner, then report the split for each
+ingredient (an ablation), the coverage at a fixed risk, and how often the answer is in the pool.
+
+    .venv/bin/python benchmarks/judge_quality.py             # report with the configured settings
+    .venv/bin/python benchmarks/judge_quality.py --fit       # fit [decision.judge] on the tuning half
+
+Each question's retrieval, candidates and judge logits are computed once (the engine's own
+functions); every configuration then reruns only the decision and composition on them, and the
+answers are scored by embeddings/evaluation.py as `casebot eval` scores them. The reader's outputs
+are replayed from benchmarks/results/readings-<model>.jsonl (answer_quality.py records them).
+
+Fitting: for each (choice_weight, also_quote) the combiner is fitted on the tuning half's proposals
+(every question the checks let through, answered; its rightness is the label); the pair and the
+threshold that answer most questions right with at most --max-wrong of the answers wrong on the
+tuning half win. closest_above is the lowest threshold under answer_above at which at least
+--closest-share of the tuning half's closest passages held the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from answer_quality import SETS, Recorded  # noqa: E402
+from embeddings.answer import combiner  # noqa: E402
+from embeddings.answer.candidates import score  # noqa: E402
+from embeddings.answer.compose import compose  # noqa: E402
+from embeddings.answer.decision import decide  # noqa: E402
+from embeddings.answer.judge import judge_pool  # noqa: E402
+from embeddings.answer.question import Question  # noqa: E402
+from embeddings.answer.readers import GuardedReader  # noqa: E402
+from embeddings.config import load_config  # noqa: E402
+from embeddings.engine import Engine  # noqa: E402
+from embeddings.evaluation import judge as judge_item, load_questions, seed_texts, summarize, table  # noqa: E402
+from embeddings.text import plain as normalize  # noqa: E402
+from embeddings.results import Stopwatch  # noqa: E402
+from embeddings.search import hybrid_search  # noqa: E402
+
+JUDGE_FEATURES = ("judge", "judge_rival", "extractive_rank", "evidence", "best_evidence", "coverage",
+                  "kind_asked", "unknown_share")
+NO_JUDGE_FEATURES = ("extractive_rank", "evidence", "best_evidence", "coverage", "kind_asked", "unknown_share")
+
+
+@dataclass
+class Prepared:
+    item: dict
+    q: Question
+    hits: list
+    candidates: list
+    judged: tuple
+    seconds: float
+
+
+def prepare(engine: Engine, item: dict) -> Prepared:
+    data, config = engine.data, engine.config
+    t0 = time.perf_counter()
+    q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data)
+    hits = hybrid_search(data, q, config.retrieval, {})
+    candidates = score(data, hits, q, config.answer, config.decision.scorer)
+    judged = judge_pool(engine.judge, data, hits, q, config)
+    return Prepared(item, q, hits, candidates, judged, time.perf_counter() - t0)
+
+
+def run(engine: Engine, prepared: list[Prepared], config, seeds, reader=None, judged=True) -> list[dict]:
+    rows = []
+    for p in prepared:
+        decision = decide(p.q, engine.data, p.candidates, reader, config, p.judged if judged else None)
+        answer = compose(p.q, engine.data, p.hits, decision, config, Stopwatch())
+        row = judge_item(p.item, answer.to_json(), seeds)
+        row["features"] = list(decision.features) if decision.features else None
+        shown = normalize(" ".join(f"{c.outlet or ''} {c.published or ''} {c.quote}" for c in answer.closest))
+        row["closest_holds"] = bool(answer.closest) and p.item["kind"] == "fact" and all(
+            any(normalize(s) in shown for s in g) for g in p.item["expect"])
+        row["closest_shown"] = bool(answer.closest)
+        rows.append(row)
+    return rows
+
+
+def with_policy(config, **changes):
+    return replace(config, decision=replace(config.decision, judge=replace(config.decision.judge, **changes)))
+
+
+def open_rows(engine, prepared, config, seeds, reader=None) -> list[dict]:
+    """Every proposal the checks let through is answered (threshold 0): its rightness is the label."""
+    j = config.decision.judge
+    weights = j.weights if len(j.weights) == len(j.features) else (0.0,) * len(j.features)
+    rows = run(engine, prepared, with_policy(config, weights=weights, answer_above=0.0, closest_above=0.0), seeds, reader)
+    for r in rows:
+        r["right_if_answered"] = r["answered"] and r["kind"] == "fact" and r["outcome"] == "right"
+    return rows
+
+
+def threshold_for(rows: list[dict], bias: float, weights, max_wrong: float) -> tuple[float, int, int]:
+    """(threshold, right, wrong): the threshold on P(right) answering the most questions right with
+    wrong answers at most ``max_wrong`` of those answered."""
+    scored = sorted(((combiner.probability(bias, weights, r["features"]), r) for r in rows if r["features"]),
+                    key=lambda t: -t[0])
+    best = (1.0, 0, 0)
+    right = wrong = 0
+    for p, r in scored:
+        right += r["right_if_answered"]
+        wrong += not r["right_if_answered"]
+        if wrong <= max_wrong * (right + wrong) and right > best[1]:
+            best = (round(p - 1e-6, 4), right, wrong)
+    return best
+
+
+def fit(rows: list[dict], l2: float):
+    train = [r for r in rows if r["features"]]
+    x = np.array([r["features"] for r in train])
+    y = np.array([float(r["right_if_answered"]) for r in train])
+    return combiner.fit(x, y, l2=l2)
+
+
+def closest_threshold(rows: list[dict], bias, weights, answer_above: float, share: float) -> float:
+    """The lowest threshold under ``answer_above`` at which at least ``share`` of the proposals shown
+    as closest (between it and answer_above) held the answer."""
+    band = sorted(((combiner.probability(bias, weights, r["features"]), r) for r in rows if r["features"]),
+                  key=lambda t: -t[0])
+    band = [(p, r) for p, r in band if p < answer_above]
+    best, held = answer_above, 0
+    for n, (p, r) in enumerate(band, start=1):
+        held += r["right_if_answered"]
+        if held >= share * n:
+            best = round(p - 1e-6, 4)
+    return best
+
+
+def coverage_at_risk(rows: list[dict], bias, weights, risks=(0.01, 0.03, 0.05, 0.10)) -> dict:
+    """Right answers when answering the most-confident questions while wrong answers stay at or
+    under each share of those answered (an oracle threshold on this half: the curve, not a setting)."""
+    return {f"{r:.0%}": threshold_for(rows, bias, weights, r)[1] for r in risks}
+
+
+def pool_recall(engine, prepared: list[Prepared], depth_reader: int) -> dict:
+    """Answerable questions whose answer (every expected group) is in one sentence (with its outlet
+    and date) of the reader's candidates, and of the judge's pool."""
+    data = engine.data
+
+    def holds(c, item):
+        s = data.sentences[c.sid]
+        doc = data.documents[s.doc_key]
+        text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
+        return all(any(normalize(x) in text for x in g) for g in item["expect"])
+
+    facts = [p for p in prepared if p.item["kind"] == "fact"]
+    return {"answerable": len(facts),
+            f"in the reader's {depth_reader} candidates": sum(any(holds(c, p.item) for c in p.candidates[:depth_reader]) for p in facts),
+            f"in the judge's pool": sum(any(holds(c, p.item) for c in p.judged) for p in facts)}
+
+
+def diagnostics(engine, prepared: list[Prepared]) -> dict:
+    """How well the judge reads, apart from the decision: the share of answerable questions whose
+    top judged sentence holds the answer (against the extractive order's first), and the AUC of the
+    best judge logit between answerable questions whose answer is in the pool and the rest."""
+    from sklearn.metrics import roc_auc_score
+
+    data = engine.data
+
+    def holds(c, item):
+        s = data.sentences[c.sid]
+        doc = data.documents[s.doc_key]
+        text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
+        return item["kind"] == "fact" and all(any(normalize(x) in text for x in g) for g in item["expect"])
+
+    reach = [p for p in prepared if p.judged and any(holds(c, p.item) for c in p.judged)]
+    y = [p in reach for p in prepared if p.judged]
+    best = [max(c.judge for c in p.judged) for p in prepared if p.judged]
+    evidence = [max(c.evidence for c in p.judged) for p in prepared if p.judged]
+    return {"answer in pool": len(reach),
+            "judge's top holds it": sum(holds(max(p.judged, key=lambda c: c.judge), p.item) for p in reach),
+            "extractive first holds it": sum(holds(p.judged[0], p.item) for p in reach),
+            "AUC best judge logit": round(roc_auc_score(y, best), 3),
+            "AUC best evidence": round(roc_auc_score(y, evidence), 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fit", action="store_true", help="fit [decision.judge] on the tuning half and print the lines")
+    ap.add_argument("--max-wrong", type=float, default=0.03, help="the most wrong answers, as a share of those answered")
+    ap.add_argument("--closest-share", type=float, default=0.5, help="closest passages must hold the answer this often")
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--reader", action="store_true", help="also measure judge + reader (replayed readings)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "judge_quality.json"))
+    args = ap.parse_args()
+
+    base = load_config(env={**os.environ, "CASEBOT_READER_BACKEND": "none"})
+    engine = Engine.open(base, log=lambda _: None)
+    if engine.judge is None:
+        sys.exit(f"no judge: {engine.judge_failed}")
+    seeds = seed_texts(Path(base.paths.seeds))
+    reader = None
+    if args.reader:
+        from embeddings.answer.readers.llama import LlamaReader
+
+        rcfg = load_config(env={**os.environ, "CASEBOT_READER_BACKEND": "llama"})
+        model = Path(rcfg.reader.llama.model)
+        reader = GuardedReader(Recorded(LlamaReader(rcfg.reader.llama, rcfg.reader.timeout_s), ROOT / "benchmarks" / "results"
+                                        / f"readings-{model.stem}.jsonl"), timeout=3600)
+    prepared = {name: [prepare(engine, item) for item in load_questions(path)] for name, path in SETS.items()}
+
+    config = base
+    report: dict = {"fitted": {}}
+    if args.fit:
+        best = None
+        grid = [("extractive", 0.0, 1.01)] + [("judge", cw, aq) for cw in (0.0, 1.0, 3.0, 10.0) for aq in (0.5, 0.8, 1.01)]
+        for pick, choice_weight, also_quote in grid:
+            cfg = with_policy(base, pick=pick, features=JUDGE_FEATURES, choice_weight=choice_weight, also_quote=also_quote)
+            rows = open_rows(engine, prepared["tune"], cfg, seeds)
+            b, w = fit(rows, args.l2)
+            t, right, wrong = threshold_for(rows, b, w, args.max_wrong)
+            ceiling = sum(r["right_if_answered"] for r in rows)
+            print(f"pick {pick}, choice_weight {choice_weight}, also_quote {also_quote}: tuning half {right} right, "
+                  f"{wrong} wrong at P >= {t} (right if all answered: {ceiling})")
+            if best is None or right > best[0]:
+                best = (right, cfg, b, w, t, rows)
+        _, config, b, w, t, rows = best
+        c = closest_threshold(rows, b, w, t, args.closest_share)
+        config = with_policy(config, bias=b, weights=tuple(w), answer_above=t, closest_above=c)
+        j = config.decision.judge
+        lines = [f"pick = \"{j.pick}\"", f"features = {json.dumps(list(j.features))}", f"choice_weight = {j.choice_weight}",
+                 f"also_quote = {j.also_quote}", f"bias = {j.bias:.4f}",
+                 f"weights = [{', '.join(f'{x:.4f}' for x in j.weights)}]",
+                 f"answer_above = {j.answer_above}", f"closest_above = {j.closest_above}"]
+        print("\n[decision.judge] fitted on the tuning half:\n" + "\n".join(lines))
+        report["fitted"]["lines"] = lines
+
+    def fitted_variant(features, reader_=None):
+        cfg = with_policy(config, features=features)
+        rows = open_rows(engine, prepared["tune"], cfg, seeds, reader_)
+        b, w = fit(rows, args.l2)
+        t, _, _ = threshold_for(rows, b, w, args.max_wrong)
+        return with_policy(cfg, bias=b, weights=tuple(w), answer_above=t,
+                           closest_above=closest_threshold(rows, b, w, t, args.closest_share))
+
+    no_judge = replace(config, decision=replace(config.decision, with_judge=""))
+    variants = {
+        "extractive": (no_judge, None, False),
+        "judge alone (its pick, logit > 0)": (with_policy(config, pick="judge", choice_weight=0.0, also_quote=1.01,
+                                                          features=("judge",), checks=(), bias=0.0, weights=(1.0,),
+                                                          answer_above=0.5, closest_above=1.0), None, True),
+        "judge + checks": (with_policy(config, features=("judge",), bias=0.0, weights=(1.0,), answer_above=0.5,
+                                       closest_above=1.0), None, True),
+        "combiner without the judge": (fitted_variant(NO_JUDGE_FEATURES), None, True),
+        "judge + checks + combiner": (config, None, True),
+    }
+    if reader is not None:
+        variants["reader (previous default)"] = (no_judge, reader, False)
+        variants["judge + reader"] = (fitted_variant(tuple(config.decision.judge.features) + ("reader_best",), reader),
+                                      reader, True)
+    for name, its in prepared.items():
+        columns, extra = {}, {}
+        for label, (cfg, rd, use_judge) in variants.items():
+            rows = run(engine, its, cfg, seeds, rd, judged=use_judge)
+            columns[label] = summarize(rows)
+            shown = [r for r in rows if r["closest_shown"]]
+            extra[label] = {"closest_shown": len(shown),
+                            "closest_shown_unanswerable": sum(r["kind"] != "fact" for r in shown),
+                            "closest_holds_answer_for_declined_answerable": sum(r["closest_holds"] for r in shown)}
+        j = config.decision.judge
+        curve = coverage_at_risk(open_rows(engine, its, config, seeds), j.bias, j.weights)
+        secs = sorted(p.seconds for p in its)
+        print(f"judge diagnostics: {diagnostics(engine, its)}")
+        print(f"\n## {name} half ({len(its)} questions)")
+        print(table(columns))
+        print(f"closest passage (full judge): {extra['judge + checks + combiner']}")
+        print(f"coverage at risk (right answers at most this share wrong, full judge): {curve}")
+        print(f"answer in the pool: {pool_recall(engine, its, base.reader.candidates)}")
+        print(f"retrieval + candidates + judge p50: {secs[len(secs) // 2] * 1e3:.0f} ms")
+        report[name] = {"columns": columns, "closest": extra, "coverage_at_risk": curve,
+                        "pool": pool_recall(engine, its, base.reader.candidates),
+                        "prepare_ms_p50": secs[len(secs) // 2] * 1e3}
+    Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
