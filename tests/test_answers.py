@@ -84,7 +84,7 @@ def test_empty_question_is_a_named_error(repo_engine):
 def test_json_contract_fields(repo_engine):
     out = repo_engine.ask("Who is David Mutnick?").to_json()
     assert set(out) == {"question", "answered", "answer", "quotes", "citations", "passages", "reader", "checks",
-                        "index_version", "conversation", "standalone_question", "timings_ms"}
+                        "index_version", "conversation", "standalone_question", "timings_ms", "closest"}
     # the answer text is its quotes, each with its lead and marker
     assert out["answer"] == " ".join(f"{q['lead']}{q['text']} [{q['n']}]" for q in out["quotes"])
     assert [q["n"] for q in out["quotes"]] == [c["n"] for c in out["citations"]]

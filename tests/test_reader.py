@@ -258,8 +258,8 @@ def test_parts_that_do_not_match_the_checksum_leave_no_model_file(tmp_path):
 
 def test_combiner_fit_recovers_the_direction_of_each_feature():
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, len(combiner.FEATURES)))
     truth = np.array([2.0, 1.0, 0.0, 0.0, -1.0, -2.0])
+    x = rng.normal(size=(400, len(truth)))
     y = (rng.random(400) < 1 / (1 + np.exp(-(x @ truth + 0.5)))).astype(float)
     bias, weights = combiner.fit(x, y, l2=0.1)
     assert np.sign(weights[0]) == 1 and np.sign(weights[5]) == -1 and weights[0] > abs(weights[2])
