@@ -62,7 +62,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="casebot-bench-"))
     try:
-        # The extractive path alone; benchmarks/reader_latency.py measures the reader.
+        # The default answer stage (the judge, no reader); benchmarks/reader_latency.py measures the reader.
         config = load_config(env={"CASEBOT_READER_BACKEND": "none"}, paths__seeds=str(ROOT / "seeds"),
                              paths__index=str(work / "index"))
         encoder = Encoder.from_config(config.model)
@@ -93,7 +93,7 @@ def main() -> int:
             engine.query_encoder.encode_query(q)
             bare.append((time.perf_counter() - t0) * 1e3)
         warm = {k: {"p50": pct([r[k] for r in rows], 50), "p99": pct([r[k] for r in rows], 99)}
-                for k in ("embed", "lexical", "vector", "compose", "total")}
+                for k in ("embed", "lexical", "vector", "judge", "compose", "total")}
         warm["bare_query_encode"] = {"p50": pct(bare, 50), "p99": pct(bare, 99)}
 
         # Cold `casebot ask` on the existing index, as a new process.

@@ -106,6 +106,7 @@ class JudgeSettings:
     passages: int
     candidates: int
     threads: int
+    batch_size: int
     logit_bound: float
 
 

@@ -97,7 +97,7 @@ def export_judge(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path
 class Judge:
     """Scores (question, candidate) pairs with the exported model: P(the candidate states the answer)."""
 
-    def __init__(self, folder: Path, threads: int = 2, batch_size: int = 32):
+    def __init__(self, folder: Path, threads: int, batch_size: int):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -148,7 +148,7 @@ def open_judge(settings: JudgeSettings, log) -> Judge:
     """The judge's ONNX session, one a process for the same settings; the export is made (once,
     ~10 s, torch) when it is missing or was made from other weights. Weights whose SHA-256 is not
     ``[judge] sha256`` are refused."""
-    key = (str(settings.onnx), settings.sha256, settings.threads)
+    key = (str(settings.onnx), settings.sha256, settings.threads, settings.batch_size)
     with _OPEN_LOCK:
         if key not in _OPEN:
             _OPEN[key] = _open(settings, log)
@@ -169,7 +169,7 @@ def _open(settings: JudgeSettings, log) -> Judge:
                                    f"[judge] sha256 is {settings.sha256[:12]}…); refusing to use it")
         log(f"exporting the answer judge to ONNX in {folder} (once)")
         export_judge(Path(settings.weights), folder)
-    return Judge(folder, threads=settings.threads)
+    return Judge(folder, threads=settings.threads, batch_size=settings.batch_size)
 
 
 def judge_candidates(data: IndexData, hits: list[Hit], q: Question, config: Config) -> list[Scored]:
