@@ -109,6 +109,19 @@ def _check_pooling(model_path: Path) -> None:
             raise ModelUnavailable(f"{model_path}: ONNX export supports mean pooling only, not {modes}")
 
 
+def cpu_session(path: Path, threads: int):
+    """An onnxruntime session on the CPU with ``threads`` intra-op threads; ModelUnavailable for a bad file."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types for a bad file
+        raise ModelUnavailable(f"cannot load {path}: {str(exc)[:200]}") from exc
+
+
 def onnx_export_present(out_dir: Path) -> bool:
     out_dir = Path(out_dir)
     return all((out_dir / f).exists() for f in (MODEL_FILE, TOKENIZER_FILE, META_FILE))
@@ -118,7 +131,6 @@ class OnnxQueryEncoder:
     """Encodes with an exported model.onnx; same interface as ``Encoder.encode`` / ``encode_query``."""
 
     def __init__(self, out_dir: Path, batch_size: int = 32, threads: int = 2):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         out_dir = Path(out_dir)
@@ -137,15 +149,7 @@ class OnnxQueryEncoder:
         tok.enable_truncation(max_length=self.max_seq_length)
         tok.enable_padding(pad_id=int(meta["pad_token_id"]), pad_token=meta["pad_token"])
         self._tokenizer = tok
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(
-                str(out_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types for a bad file
-            raise ModelUnavailable(f"cannot load {out_dir / MODEL_FILE}: {str(exc)[:200]}") from exc
+        self._session = cpu_session(out_dir / MODEL_FILE, threads)
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:

@@ -97,13 +97,7 @@ def with_reader(case: Case) -> Decision:
     top = order[0]
     checks = [Check("reader", reading.p_sentences[top] > reading.p_none,
                     f"p(none) {reading.p_none:.2f}; sentence {top + 1} p {reading.p_sentences[top]:.2f}")]
-    chosen = None
-    for i in order:
-        dropped = failed(q, data, shown[i], d.reader_checks)
-        if not dropped:
-            chosen = i
-            break
-        checks += [Check(c.check, False, f"sentence {i + 1} dropped: {c.detail}") for c in dropped]
+    chosen = _first_passing(case, shown, order, d.reader_checks, "sentence", checks)
     if chosen is None:
         return case.decide([], checks)
     x = combiner.features(d.features, combiner.Proposal(q, shown[chosen], chosen, scored, reading,
@@ -160,14 +154,8 @@ def judged(case: Case) -> Decision:
 def _pick_by_judge(case: Case, pool: list[Scored]) -> tuple[list[Scored], list[Check]]:
     q, data, j = case.q, case.data, case.config.decision.judge
     order = sorted(range(len(pool)), key=lambda i: -(pool[i].judge + j.choice_weight * pool[i].score))
-    checks = []
-    chosen = None
-    for i in order:
-        dropped = failed(q, data, pool[i], j.checks)
-        if not dropped:
-            chosen = i
-            break
-        checks += [Check(c.check, False, f"candidate {i + 1} dropped: {c.detail}") for c in dropped]
+    checks: list[Check] = []
+    chosen = _first_passing(case, pool, order, j.checks, "candidate", checks)
     if chosen is None:
         return [], checks
     picked = [pool[chosen]]
@@ -197,6 +185,18 @@ def _pick_extractive(case: Case, pool: list[Scored]) -> tuple[list[Scored], list
     if not kept:
         return [], [Check("adds", False, "no sentence to quote says more than the question")]
     return kept, []
+
+
+def _first_passing(case: Case, candidates: list[Scored], order: list[int], names: tuple[str, ...], what: str,
+                   checks: list[Check]) -> int | None:
+    """The first of ``order`` whose candidate passes the checks ``names``; each one dropped on the way
+    is added to ``checks``."""
+    for i in order:
+        dropped = failed(case.q, case.data, candidates[i], names)
+        if not dropped:
+            return i
+        checks += [Check(c.check, False, f"{what} {i + 1} dropped: {c.detail}") for c in dropped]
+    return None
 
 
 def _sigmoid(z: float) -> float:

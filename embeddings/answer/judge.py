@@ -27,6 +27,7 @@ from embeddings.answer.candidates import Scored, score_sentences
 from embeddings.answer.question import Question
 from embeddings.config import Config, JudgeSettings
 from embeddings.errors import ModelUnavailable
+from embeddings.onnx_encoder import cpu_session
 from embeddings.search import Hit
 from embeddings.store import IndexData, file_sha256
 
@@ -98,7 +99,6 @@ class Judge:
     """Scores (question, candidate) pairs with the exported model: P(the candidate states the answer)."""
 
     def __init__(self, folder: Path, threads: int, batch_size: int):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -111,14 +111,7 @@ class Judge:
         tok.enable_truncation(max_length=int(meta["max_length"]), strategy="only_second")
         tok.enable_padding(pad_id=int(meta["pad_token_id"]), pad_token=meta["pad_token"])
         self._tokenizer = tok
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(folder / MODEL_FILE), options,
-                                                 providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own types for a bad file
-            raise ModelUnavailable(f"cannot load {folder / MODEL_FILE}: {str(exc)[:200]}") from exc
+        self._session = cpu_session(folder / MODEL_FILE, threads)
 
     def logits(self, question: str, candidates: list[str]) -> np.ndarray:
         out = np.zeros(len(candidates), dtype=np.float32)
