@@ -212,22 +212,27 @@ def cmd_sources(args) -> int:
 
 def cmd_eval(args) -> int:
     from embeddings.engine import Engine
+    from embeddings.errors import ConfigError
     from embeddings.evaluation import evaluate, load_questions, table
 
     items = load_questions(Path(args.file))
     readers = [r for spec in (args.reader or [None]) for r in (spec.split(",") if spec else [None])]
+    judges = [j.strip() for spec in args.judge for j in spec.split(",")] if args.judge else [None]
+    if set(judges) - {"on", "off", None}:
+        raise ConfigError("--judge takes on, off or on,off")
     summaries, encoder = {}, None
-    for reader in readers:
-        config = _config(args, reader__backend=reader)
-        engine = Engine.open(config, encoder=encoder)
-        encoder = engine.encoder
-        summary = evaluate(engine, items, Path(config.paths.seeds))
-        name = engine.reader.name if engine.reader else "none"
-        summaries[name] = {k: v for k, v in summary.items() if k != "rows"}
-        for row in summary["rows"]:
-            if not row["right"] or args.verbose:
-                print(f"[{name}] {'ok ' if row['right'] else 'BAD'} {row['id']}: {row['question']}\n    {row['why']}")
-        del engine
+    for judge in judges:
+        for reader in readers:
+            config = _config(args, reader__backend=reader, decision__with_judge={"on": "judge", "off": ""}.get(judge))
+            engine = Engine.open(config, encoder=encoder)
+            encoder = engine.encoder
+            summary = evaluate(engine, items, Path(config.paths.seeds))
+            name = ("judge + " if engine.judge is not None else "") + (engine.reader.name if engine.reader else "no reader")
+            summaries[name] = {k: v for k, v in summary.items() if k != "rows"}
+            for row in summary["rows"]:
+                if not row["right"] or args.verbose:
+                    print(f"[{name}] {'ok ' if row['right'] else 'BAD'} {row['id']}: {row['question']}\n    {row['why']}")
+            del engine
     print(table(summaries))
     print(json.dumps(summaries))
     return 0
@@ -317,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-v", "--verbose", action="store_true", help="show every question, not only wrong ones")
     ev.add_argument("--reader", action="append", metavar="BACKEND",
                     help="llama, openai or none (repeat, or separate with commas, to compare side by side)")
+    ev.add_argument("--judge", action="append", metavar="ON/OFF",
+                    help="on or off: with or without the answer judge (default: as configured); on,off compares them")
     ev.set_defaults(func=cmd_eval)
 
     setup_reader = sub.add_parser("setup-reader", help="download, assemble and check the reader model (scripts/setup runs it)")

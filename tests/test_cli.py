@@ -218,3 +218,19 @@ def test_a_damaged_database_is_refused_clearly_and_answers_keep_working(built, t
     first, second = (json.loads(line) for line in proc.stdout.splitlines())
     assert "Wolosky" in first["answer"] and "Clearview" in second["standalone_question"]   # remembered in memory
     assert db.read_bytes() == b"garbage, not SQLite\n" * 100
+
+
+def test_eval_compares_the_stage_with_and_without_the_judge(built, tmp_path):
+    seeds, index = built
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "f1", "question": "How much did Facebook agree to pay over facial recognition in Illinois?",
+         "kind": "fact", "expect": [["$650 million"]], "sources": []},
+        {"id": "o1", "question": "Who won the 2018 FIFA World Cup?", "kind": "out_of_scope", "expect": [], "sources": []},
+    ]) + "\n")
+    proc = run("--seeds", seeds, "--index", index, "eval", questions, "--judge", "on,off")
+    assert proc.returncode == 0, proc.stderr
+    summaries = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(summaries) == {"judge + no reader", "no reader"}
+    assert all(s["questions"] == 2 and s["unanswerable_declined"] == 1 for s in summaries.values())
+    assert_clean_error(run("--seeds", seeds, "--index", index, "eval", questions, "--judge", "maybe"), "--judge")
