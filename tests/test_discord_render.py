@@ -242,3 +242,15 @@ def test_discord_markup_is_not_part_of_the_question():
     from bot.discord_bot import clean_question
 
     assert clean_question("@everyone <@123> <@!45> <@&67> <#89> <:cv:1234> who is  Mutnick @here") == "who is Mutnick"
+
+
+def test_closest_passages_render_as_unconfirmed_with_their_sources():
+    """Declined, but the judge's closest sentences: a gold embed that says it is not an answer, each
+    sentence under its source, within every limit."""
+    closest = (citation(1, quote="Separately, the Chicago Police Department stopped using it."), citation(2, quote="x" * 3000))
+    embeds = render.render_answer(answer("", [], answered=False, quotes=(), closest=closest))
+    (embed,) = embeds
+    assert embed.colour == render.COLOUR_UNSURE
+    assert "Not a confirmed answer" in embed.description
+    assert embed.fields[0].name.startswith("[1] Chicago Sun-Times") and "stopped using it" in embed.fields[0].value
+    assert len(embed.fields) == 2 and render.check_limits(embeds) == []
