@@ -54,8 +54,9 @@ def test_the_onnx_judge_gives_the_trained_models_scores(judge_engine, judge):
     from sentence_transformers.cross_encoder import CrossEncoder
 
     settings = judge_engine.config.judge
-    model = CrossEncoder(str(settings.weights), device="cpu")
-    model.model.float()
+    import torch
+
+    model = CrossEncoder(str(settings.weights), device="cpu", model_kwargs={"dtype": torch.float32})
     data = judge_engine.data
     questions = [q["question"] for q in load_questions(DEV_SET)]
     texts = [judge_text(s.text, data.documents[s.doc_key].outlet, data.documents[s.doc_key].published)

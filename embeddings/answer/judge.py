@@ -55,8 +55,9 @@ def export_judge(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path
     from sentence_transformers.cross_encoder import CrossEncoder
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    ce = CrossEncoder(str(model_dir), device="cpu")
-    module = ce.model.float().eval()  # the weights ship as fp16; export and quantize from fp32
+    # The weights ship as fp16; export (and quantize) from fp32.
+    ce = CrossEncoder(str(model_dir), device="cpu", model_kwargs={"dtype": torch.float32})
+    module = ce.model.eval()
 
     class Logit(torch.nn.Module):
         def __init__(self, inner):
