@@ -9,10 +9,10 @@ functions); every configuration then reruns only the decision and composition on
 answers are scored by embeddings/evaluation.py as `casebot eval` scores them. The reader's outputs
 are replayed from benchmarks/results/readings-<model>.jsonl (answer_quality.py records them).
 
-Fitting: for each (choice_weight, also_quote) the combiner is fitted on the tuning half's proposals
+Fitting: for each pick mode ("extractive", or "judge" with each choice_weight and also_quote) the combiner is fitted on the tuning half's proposals
 (every question the checks let through, answered; its rightness is the label); the pair and the
 threshold that answer most questions right with at most --max-wrong of the answers wrong on the
-tuning half win. closest_above is the lowest threshold under answer_above at which at least
+tuning half win (the threshold is answer_quality.py's pick_threshold). closest_above is the lowest threshold under answer_above at which at least
 --closest-share of the tuning half's closest passages held the answer.
 """
 
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from answer_quality import SETS, Recorded  # noqa: E402
+from answer_quality import SETS, Recorded, pick_threshold  # noqa: E402
 from embeddings.answer import combiner  # noqa: E402
 from embeddings.answer.candidates import score  # noqa: E402
 from embeddings.answer.compose import compose  # noqa: E402
@@ -103,18 +103,12 @@ def open_rows(engine, prepared, config, seeds, reader=None) -> list[dict]:
 
 
 def threshold_for(rows: list[dict], bias: float, weights, max_wrong: float) -> tuple[float, int, int]:
-    """(threshold, right, wrong): the threshold on P(right) answering the most questions right with
-    wrong answers at most ``max_wrong`` of those answered."""
-    scored = sorted(((combiner.probability(bias, weights, r["features"]), r) for r in rows if r["features"]),
-                    key=lambda t: -t[0])
-    best = (1.0, 0, 0)
-    right = wrong = 0
-    for p, r in scored:
-        right += r["right_if_answered"]
-        wrong += not r["right_if_answered"]
-        if wrong <= max_wrong * (right + wrong) and right > best[1]:
-            best = (round(p - 1e-6, 4), right, wrong)
-    return best
+    """(threshold, right, wrong): answer_quality.pick_threshold's threshold answering the most
+    questions right with at most ``max_wrong`` of the answers wrong, and what it answers."""
+    t, _ = pick_threshold(rows, bias, weights, wrong_cost=0.0, max_wrong=max_wrong)
+    answered = [r for r in rows if r["features"] and combiner.probability(bias, weights, r["features"]) >= t]
+    right = sum(r["right_if_answered"] for r in answered)
+    return t, right, len(answered) - right
 
 
 def fit(rows: list[dict], l2: float):
@@ -148,17 +142,19 @@ def pool_recall(engine, prepared: list[Prepared], depth_reader: int) -> dict:
     """Answerable questions whose answer (every expected group) is in one sentence (with its outlet
     and date) of the reader's candidates, and of the judge's pool."""
     data = engine.data
-
-    def holds(c, item):
-        s = data.sentences[c.sid]
-        doc = data.documents[s.doc_key]
-        text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
-        return all(any(normalize(x) in text for x in g) for g in item["expect"])
-
     facts = [p for p in prepared if p.item["kind"] == "fact"]
     return {"answerable": len(facts),
-            f"in the reader's {depth_reader} candidates": sum(any(holds(c, p.item) for c in p.candidates[:depth_reader]) for p in facts),
-            f"in the judge's pool": sum(any(holds(c, p.item) for c in p.judged) for p in facts)}
+            f"in the reader's {depth_reader} candidates": sum(any(holds(data, c, p.item) for c in p.candidates[:depth_reader])
+                                                              for p in facts),
+            "in the judge's pool": sum(any(holds(data, c, p.item) for c in p.judged) for p in facts)}
+
+
+def holds(data, c, item: dict) -> bool:
+    """The candidate sentence, with its outlet and date, holds every expected group of an answerable item."""
+    s = data.sentences[c.sid]
+    doc = data.documents[s.doc_key]
+    text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
+    return item["kind"] == "fact" and all(any(normalize(x) in text for x in g) for g in item["expect"])
 
 
 def diagnostics(engine, prepared: list[Prepared]) -> dict:
@@ -168,20 +164,13 @@ def diagnostics(engine, prepared: list[Prepared]) -> dict:
     from sklearn.metrics import roc_auc_score
 
     data = engine.data
-
-    def holds(c, item):
-        s = data.sentences[c.sid]
-        doc = data.documents[s.doc_key]
-        text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
-        return item["kind"] == "fact" and all(any(normalize(x) in text for x in g) for g in item["expect"])
-
-    reach = [p for p in prepared if p.judged and any(holds(c, p.item) for c in p.judged)]
+    reach = [p for p in prepared if p.judged and any(holds(data, c, p.item) for c in p.judged)]
     y = [p in reach for p in prepared if p.judged]
     best = [max(c.judge for c in p.judged) for p in prepared if p.judged]
     evidence = [max(c.evidence for c in p.judged) for p in prepared if p.judged]
     return {"answer in pool": len(reach),
-            "judge's top holds it": sum(holds(max(p.judged, key=lambda c: c.judge), p.item) for p in reach),
-            "extractive first holds it": sum(holds(p.judged[0], p.item) for p in reach),
+            "judge's top holds it": sum(holds(data, max(p.judged, key=lambda c: c.judge), p.item) for p in reach),
+            "extractive first holds it": sum(holds(data, p.judged[0], p.item) for p in reach),
             "AUC best judge logit": round(roc_auc_score(y, best), 3),
             "AUC best evidence": round(roc_auc_score(y, evidence), 3)}
 

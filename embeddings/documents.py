@@ -28,6 +28,11 @@ class Document:
         """"Cook County Record, 2020-02-18": who said it, and when ("" when neither is known)."""
         return ", ".join(p for p in (self.outlet, self.published) if p)
 
+    def headed(self, sentence: str) -> str:
+        """"(Cook County Record, 2020-02-18) <sentence>": a candidate as the reader and the judge read it,
+        so "who reported" and "when" can be read off it."""
+        return f"({self.heading}) {sentence}" if self.heading else sentence
+
     @property
     def attribution(self) -> str:
         """"Cook County Record (2020-02-18): " ahead of a source's sentences in an answer."""

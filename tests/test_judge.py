@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.answer.judge import Judge, judge_text, open_judge
+from embeddings.answer.judge import Judge, open_judge
 from embeddings.config import load_config
 from embeddings.errors import ModelUnavailable
 from embeddings.evaluation import load_questions
@@ -53,14 +53,13 @@ def test_the_onnx_judge_gives_the_trained_models_scores(judge_engine, judge):
     """The ONNX export gives the torch CrossEncoder's probabilities, and so its ranking."""
     from sentence_transformers.cross_encoder import CrossEncoder
 
-    settings = judge_engine.config.judge
     import torch
 
+    settings = judge_engine.config.judge
     model = CrossEncoder(str(settings.weights), device="cpu", model_kwargs={"dtype": torch.float32})
     data = judge_engine.data
     questions = [q["question"] for q in load_questions(DEV_SET)]
-    texts = [judge_text(s.text, data.documents[s.doc_key].outlet, data.documents[s.doc_key].published)
-             for s in data.sentences[:12]]
+    texts = [data.documents[s.doc_key].headed(s.text) for s in data.sentences[:12]]
     worst, same_top = 0.0, 0
     for question in questions:
         torch_p = np.asarray(model.predict([(question, t) for t in texts]))
@@ -158,9 +157,9 @@ def test_a_seed_that_gives_orders_is_never_quoted_and_changes_no_other_answer(tm
 
 
 def test_training_pairs_are_made_by_the_same_candidate_stage(judge_config):
-    """make_pairs.py trains on what the query path shows the judge: judge_candidates and judge_text."""
+    """make_pairs.py trains on what the query path shows the judge: judge_candidates and Document.headed."""
     source = (Path(__file__).resolve().parent.parent / "training" / "judge" / "make_pairs.py").read_text()
-    assert "judge_candidates(" in source and "judge_text(" in source
+    assert "judge_candidates(" in source and ".headed(" in source
     meta = json.loads((Path(judge_config.judge.weights) / "training.json").read_text())
     assert meta["base"] == "all-MiniLM-L6-v2" and meta["pairs"] > 10_000
 

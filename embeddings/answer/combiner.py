@@ -1,7 +1,9 @@
-"""The decision to answer: a logistic model over the reader's confidence and the extractive scores.
+"""The decision to answer: a logistic model over the judge's logits or the reader's confidence, and
+the extractive scores.
 
 P(the proposed answer is right) = sigmoid(bias + weights · features). The weights are fitted on a
-question set (benchmarks/answer_quality.py --fit) and live in config/default.toml; nothing here is
+question set (benchmarks/answer_quality.py --fit for the reader's, benchmarks/judge_quality.py --fit for
+the judge's) and live in config/default.toml; nothing here is
 tuned by hand."""
 
 from __future__ import annotations
@@ -68,7 +70,10 @@ def features(names: tuple[str, ...], proposal: Proposal) -> list[float]:
 def probability(bias: float, weights, x: list[float]) -> float:
     if len(weights) != len(x):
         raise ValueError(f"[decision] weights needs one number a feature ({len(x)}), got {len(weights)}")
-    z = bias + sum(w * v for w, v in zip(weights, x))
+    return sigmoid(bias + sum(w * v for w, v in zip(weights, x)))
+
+
+def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
 

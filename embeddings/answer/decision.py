@@ -1,6 +1,8 @@
 """The decision: what to quote, best first, or nothing; and why. Every policy returns a ``Decision``.
 
 Who decides (``[decision]``):
+- ``with_judge`` (default "judge"), when the judge has read its pool (embeddings/answer/judge.py):
+  ``judged`` below; it may use what the reader said as one of its combiner's features;
 - ``with_reader`` (default "reader"), when the reader has read the candidates: the reader gives each
   candidate sentence (and "none") a probability; the sentence to quote is the best by extractive
   score plus ``choice_weight`` times its log-probability (fitted to 0: the extractive order picked
@@ -9,8 +11,8 @@ Who decides (``[decision]``):
 - ``without_reader`` (default "extractive"), with no reader or when it failed: the best sentence's
   evidence against ``[answer] decline_below``, close runners-up, and a close sentence of the
   asked-for kind when the best holds none.
-Both take their checks from the one registry of embeddings/answer/checks.py, by the names
-``[decision] reader_checks`` and ``extractive_checks`` give. Before either,
+All take their checks from the one registry of embeddings/answer/checks.py, by the names
+``[decision] reader_checks``, ``extractive_checks`` and ``[decision.judge] checks`` give. Before any,
 a question is declined when too many of its words occur in no document, or nothing quotable was
 retrieved. Adding a policy is one function and one entry in ``POLICIES``.
 """
@@ -42,7 +44,6 @@ class Decision:
     reading: Reading | ReaderFailed | None    # what it said, or why it said nothing; None: not asked
     features: tuple[float, ...] | None        # the combiner's inputs (embeddings/answer/combiner.py)
     closest: tuple[Scored, ...] = ()          # declined, but shown as the closest passage (judge policy)
-    p_right: float | None = None              # the combiner's P(right) of the proposed answer
 
     @property
     def reader_label(self) -> str:
@@ -64,9 +65,9 @@ class Case:
     config: Config
     judged: tuple[Scored, ...] | None = None  # the judge's pool, with its logits; None: no judge
 
-    def decide(self, picked, checks, note=None, features=None, closest=(), p_right=None) -> Decision:
+    def decide(self, picked, checks, note=None, features=None, closest=()) -> Decision:
         return Decision(tuple(picked), tuple(checks), note, self.reader, self.reading,
-                        tuple(features) if features is not None else None, tuple(closest), p_right)
+                        tuple(features) if features is not None else None, tuple(closest))
 
 
 def extractive(case: Case) -> Decision:
@@ -147,8 +148,8 @@ def judged(case: Case) -> Decision:
                                         f"P(right) {p:.2f} {'≥' if ok else '<'} {j.answer_above}"))
     if not ok:
         closest = picked[:1] if p >= j.closest_above else []
-        return case.decide([], checks, features=x, closest=closest, p_right=p)
-    return case.decide(picked, checks, features=x, p_right=p)
+        return case.decide([], checks, features=x, closest=closest)
+    return case.decide(picked, checks, features=x)
 
 
 def _pick_by_judge(case: Case, pool: list[Scored]) -> tuple[list[Scored], list[Check]]:
@@ -159,12 +160,12 @@ def _pick_by_judge(case: Case, pool: list[Scored]) -> tuple[list[Scored], list[C
     if chosen is None:
         return [], checks
     picked = [pool[chosen]]
-    first = _sigmoid(pool[chosen].judge)
+    first = combiner.sigmoid(pool[chosen].judge)
     for i in order:
         if len(picked) >= case.config.answer.max_sentences:
             break
         c = pool[i]
-        if i == chosen or _sigmoid(c.judge) < j.also_quote * first or _repeats(case, c, picked):
+        if i == chosen or combiner.sigmoid(c.judge) < j.also_quote * first or _repeats(case, c, picked):
             continue
         if not failed(q, data, c, j.checks):
             picked.append(c)
@@ -197,10 +198,6 @@ def _first_passing(case: Case, candidates: list[Scored], order: list[int], names
             return i
         checks += [Check(c.check, False, f"{what} {i + 1} dropped: {c.detail}") for c in dropped]
     return None
-
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
 
 Policy = Callable[[Case], Decision]

@@ -7,8 +7,9 @@ how). The repo ships its weights (``[judge] weights``, SHA-256 checked); ``open_
 to ONNX once (``[judge] onnx``), so the query path needs only onnxruntime, tokenizers
 and numpy: no torch.
 
-``judge_text`` is the one place that says what the judge sees for a sentence; training and query time
-both call it, so the model is always shown the heading it was trained on.
+The judge reads each candidate as ``Document.headed`` writes it (the reader is shown the same);
+training (training/judge/make_pairs.py) and query time both call it, so the model is always shown
+the heading it was trained on.
 """
 
 from __future__ import annotations
@@ -37,13 +38,6 @@ TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "judge.json"
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def judge_text(sentence: str, outlet: str | None, published: str | None) -> str:
-    """The candidate as the judge reads it: "(outlet, date) sentence", so "who reported" and "when"
-    can be read off it."""
-    head = ", ".join(p for p in (outlet, published) if p)
-    return f"({head}) {sentence}" if head else sentence
 
 
 def export_judge(model_dir: Path, out_dir: Path, quantize: bool = False) -> Path:
@@ -176,11 +170,7 @@ def judge_candidates(data: IndexData, hits: list[Hit], q: Question, config: Conf
 def judge_pool(judge: Judge, data: IndexData, hits: list[Hit], q: Question, config: Config) -> tuple[Scored, ...]:
     """The judge stage: its candidates, each with the judge's logit, in extractive order."""
     pool = judge_candidates(data, hits, q, config)
-    texts = [judge_text(data.sentences[c.sid].text, *_heading(data, c)) for c in pool]
+    texts = [data.documents[data.sentences[c.sid].doc_key].headed(data.sentences[c.sid].text) for c in pool]
     logits = judge.logits(q.text, texts) if pool else []
     return tuple(replace(c, judge=float(z)) for c, z in zip(pool, logits))
 
-
-def _heading(data: IndexData, c: Scored) -> tuple[str | None, str | None]:
-    doc = data.documents[data.sentences[c.sid].doc_key]
-    return doc.outlet, doc.published

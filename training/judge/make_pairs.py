@@ -4,7 +4,7 @@ Each cluster of ``training/judge/corpus/<writer>/<cluster>/docs`` is indexed wit
 index per cluster, as a real seeds folder would be); every question of its ``questions.jsonl`` then
 runs through the same question, retrieval and candidate stages as ``casebot ask``, and every sentence
 of the judge's pool becomes one pair, shown with the heading the judge sees at query time
-(``embeddings.answer.judge.judge_text``). So the negatives are the real near-misses the pipeline produces.
+(``Document.headed``). So the negatives are the real near-misses the pipeline produces.
 
 A pool sentence is labelled 1 when it is one of the question's ``answer_sentences`` (matched after
 normalising, or mostly the same words) and holds one of its ``answer`` strings (in the sentence or its
@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings.text import plain as normalize  # noqa: E402
-from embeddings.answer.judge import judge_text  # noqa: E402
 
 CORPUS = ROOT / "training" / "judge" / "corpus"
 OUT = ROOT / "training" / "judge" / "pairs.jsonl"
@@ -99,7 +98,7 @@ def main() -> None:
                 for rank, sid in enumerate(sids + extra):
                     sent = data.sentences[sid]
                     doc = data.documents[sent.doc_key]
-                    text = judge_text(sent.text, doc.outlet, doc.published)
+                    text = doc.headed(sent.text)
                     holds = bool(answers) and any(a in normalize(text) for a in answers)
                     if gold and any(matches(sent.text, g) for g in gold) and holds:
                         label = 1

@@ -43,8 +43,7 @@ def candidate_line(data: IndexData, c: Scored) -> str:
     """A sentence as the reader sees it: headed by its outlet and date when known, so "who
     reported" and "when" can be read off it."""
     sentence = data.sentences[c.sid]
-    head = data.documents[sentence.doc_key].heading
-    return f"({head}) {sentence.text}" if head else sentence.text
+    return data.documents[sentence.doc_key].headed(sentence.text)
 
 
 def user_message(question: str, lines: list[str]) -> str:
