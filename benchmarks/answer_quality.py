@@ -147,7 +147,7 @@ def main() -> None:
              if name in args.halves or (name == "tune" and args.fit)}
 
     def engine_for(config):
-        return Engine(config, extractive.encoder, extractive.data, lambda _: None, reader)
+        return Engine(config, extractive.encoder, extractive.retriever, lambda _: None, reader)
 
     def open_rows(cfg, its):
         """Every candidate the checks let through is answered (threshold 0): its rightness is the label."""

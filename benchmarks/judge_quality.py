@@ -46,7 +46,7 @@ from embeddings.engine import Engine  # noqa: E402
 from embeddings.evaluation import judge as judge_item, load_questions, seed_texts, summarize, table  # noqa: E402
 from embeddings.text import plain as normalize  # noqa: E402
 from embeddings.results import Stopwatch  # noqa: E402
-from embeddings.search import hybrid_search  # noqa: E402
+from embeddings.retrieval.local import hybrid_search  # noqa: E402
 
 JUDGE_FEATURES = ("judge", "judge_rival", "extractive_rank", "evidence", "best_evidence", "coverage",
                   "kind_asked", "unknown_share")
@@ -66,7 +66,7 @@ class Prepared:
 def prepare(engine: Engine, item: dict) -> Prepared:
     data, config = engine.data, engine.config
     t0 = time.perf_counter()
-    q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data)
+    q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data.lexicon)
     hits = hybrid_search(data, q, config.retrieval, {})
     candidates = score(data, hits, q, config.answer, config.decision.scorer)
     judged = judge_pool(engine.judge, data, hits, q, config)

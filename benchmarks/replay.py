@@ -90,7 +90,7 @@ def main() -> None:
     extractive = Engine.open(config, log=lambda _: None)
     model = READINGS.stem.removeprefix("readings-") + ".gguf"
     reader = GuardedReader(Replayed(READINGS, f"llama:{model}"), timeout=3600)
-    with_reader = Engine(config, extractive.encoder, extractive.data, lambda _: None, reader)
+    with_reader = Engine(config, extractive.encoder, extractive.retriever, lambda _: None, reader)
     rows = [*replay(extractive, "extractive", ignore), *replay(with_reader, "reader", ignore)]
     with open(args.out, "w", encoding="utf-8") as fh:
         for row in rows:

@@ -12,7 +12,7 @@ passage also gets a token list (stemmed seed vocabulary, mostly its parents' wor
 Reported per size: build time, index bytes and RSS growth, p50/p99 single-query latency, recall@10
 against exact search (the exact top 10 is computed once with numpy), and the same for bm25s. With
 --milvus, the same passages (their tokens written out as text) go through the engine's Milvus backend
-on Milvus Lite: publish and load time, dense and hybrid p50/p99, dense recall@10, the server's memory.
+on Milvus Lite: publish and load time, dense and retriever p50/p99, dense recall@10, the server's memory.
 """
 
 from __future__ import annotations
@@ -366,16 +366,20 @@ MILVUS_NOTE = ("other_load includes the Milvus Lite server process itself (it is
 
 def bench_milvus(x: np.ndarray, texts: list[str], base: Base, truth: np.ndarray, cfg, timed: int,
                  workdir: Path, index_type: str) -> list[dict]:
-    """The engine's own Milvus backend (embeddings/milvus_backend.py) on Milvus Lite 2.5.1, served on
-    loopback: publish (upsert in batches with the collection's indexes declared), load, then dense-only
-    and hybrid (dense + BM25, one hybrid_search) queries. Memory is the Milvus process's."""
+    """The engine's own Milvus publisher and retriever on Milvus Lite 2.5.1, served on loopback: publish
+    (upsert in batches with the collection's indexes declared), load, then dense-only queries and the
+    retriever's candidates (term look-up, dense 40 and BM25 40 searches returning their passages).
+    Memory is the Milvus process's. These passages carry no sentences; benchmarks/serving.py measures
+    whole versions."""
     import shutil
     import socket
 
     from embeddings import milvus_backend
-    from embeddings.documents import Document
-    from embeddings.store import ChunkRecord, IndexData
+    from embeddings.answer.question import Question
     from embeddings.config import load_config
+    from embeddings.documents import Document
+    from embeddings.retrieval.milvus import MilvusRetriever
+    from embeddings.store import ChunkRecord, IndexData
 
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -388,10 +392,10 @@ def bench_milvus(x: np.ndarray, texts: list[str], base: Base, truth: np.ndarray,
                              backend__collection="bench", backend__timeout_seconds=600,
                              backend__index_type=index_type)
         config = dataclasses.replace(config, index=dataclasses.replace(cfg, exact_max=0))  # index_type as asked
-        backend = milvus_backend.MilvusBackend(config, log=lambda _: None)
+        backend = milvus_backend.MilvusPublisher(config, log=lambda _: None)
         n = len(x)
         doc = Document(doc_id="synthetic", part="", title="synthetic", text="", source_file="synthetic.txt")
-        data = IndexData({"version": "20260101T000000000000Z-00000000",
+        data = IndexData({"version": "20260101T000000000000Z-00000000", "counts": {"chunks": n},
                           "model": {"name": "all-MiniLM-L6-v2", "dimension": int(x.shape[1])}, "chunking": {}},
                          {doc.key: doc}, [ChunkRecord(f"p#{i}", doc.key, doc.doc_id, [], texts[i]) for i in range(n)],
                          [], x, np.zeros((0, x.shape[1]), dtype=np.float32))
@@ -401,11 +405,10 @@ def bench_milvus(x: np.ndarray, texts: list[str], base: Base, truth: np.ndarray,
         t0 = time.perf_counter()
         backend.client.flush(entry["collection"])
         backend.swap(entry)
-        backend.attach(data)
+        retriever = MilvusRetriever(config, data.manifest)
         load = time.perf_counter() - t0
-        searcher = data.searcher
         client, name = backend.client, entry["collection"]
-        params = {"metric_type": "IP", "params": searcher.params}
+        params = {"metric_type": "IP", "params": retriever.params}
 
         def dense(qv):
             return client.search(name, data=[qv.tolist()], anns_field="vector", limit=K, search_params=params)
@@ -418,10 +421,11 @@ def bench_milvus(x: np.ndarray, texts: list[str], base: Base, truth: np.ndarray,
                  "publish_s": round(publish, 2), "flush_load_s": round(load, 2),
                  "build_s": round(publish + load, 2), "index_bytes": 0, "rss_delta_bytes": 0,
                  **summary(ms), "recall_at_10": round(recall_at_k(found, truth), 4), **memory,
-                 "params": searcher.params, "note": MILVUS_NOTE}]
+                 "params": retriever.params, "note": MILVUS_NOTE}]
         pairs = list(zip(base.query_vectors, base.query_texts))
-        ms = latencies(lambda p: searcher.candidates(p[0], p[1], 40), pairs, timed)
-        rows.append({"index": f"milvus-hybrid-{entry['index_type'].lower()}", "kind": "dense 40 + BM25 40, RRF, one hybrid_search", "n": n,
+        ms = latencies(lambda p: retriever.candidates(Question.make(p[1], p[0], retriever.lexicon), 40), pairs, timed)
+        rows.append({"index": f"milvus-hybrid-{entry['index_type'].lower()}",
+                     "kind": "MilvusRetriever.candidates: terms, dense 40 + BM25 40 with their passages", "n": n,
                      "build_s": 0.0, "index_bytes": 0, "rss_delta_bytes": 0, **summary(ms),
                      **_proc_memory(server._p.pid), "note": MILVUS_NOTE})
         return rows

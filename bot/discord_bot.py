@@ -32,6 +32,7 @@ from bot.database import Database, Listening
 from bot.feedback import FeedbackStore, UnknownAnswer
 from embeddings.config import Config, load_config
 from embeddings.errors import (
+    BackendUnavailable,
     CasebotError,
     EmptyQuestion,
     IndexCorrupt,
@@ -202,6 +203,8 @@ def user_message(error: BaseException) -> str:
         return "The index is being rebuilt; try again in a moment."
     if isinstance(error, ModelUnavailable):
         return "The language model isn't available on the server right now."
+    if isinstance(error, BackendUnavailable):
+        return "The search service isn't answering right now; try again shortly."
     return GENERIC_ERROR
 
 

@@ -1,49 +1,46 @@
-"""Search backends: where a version's passages are searched.
+"""Publishers: how a build writes a version into its search backend (the serving side, which reads
+it back, is embeddings/retrieval/).
 
-Every backend does the same six things for the build and the engine:
+Every publisher does the same four things for the build:
 
     publish(data, previous)  bring the backend to ``data``: upsert and delete by chunk id against the
                              previous version, or write a new version from scratch; returns the
                              manifest's "backend" entry
-    save(data, folder)       files of the backend inside the version folder (none for Milvus)
+    save(folder)             files of the backend inside the version folder (none for Milvus)
     swap(entry)              point readers at the new version, once its folder is ``current``
-    loader()                 how the version's own vector index file is read (None: there is none)
-    attach(data)             on load: check the backend's manifest against the version, bind search
-                             (``data.searcher``; the FAISS backend leaves it None: the local path searches)
-    search(...)              dense + lexical candidates, scored by embeddings.search.fuse (called
-                             through ``data.searcher``, so the FAISS backend's is never called)
+    loader()                 how a serving process reads the version's own vector index file
+                             (None: there is none, the backend serves it)
 
-"faiss" (the default) is today's FAISS + BM25 files inside the version folder; "milvus"
-(embeddings/milvus_backend.py) keeps the passages in a Milvus collection. The version folder keeps
-documents, sentences and their vectors either way: the answer stage reads those, whatever searched.
+"faiss" (the default) is the FAISS + BM25 files inside the version folder; "milvus"
+(embeddings/milvus_backend.py) keeps passages, sentences and term statistics in Milvus. The version
+folder keeps documents, sentences and their vectors either way: the next build reuses them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from embeddings import vector_index
-from embeddings.config import Config, Retrieval
+from embeddings.config import Config
 from embeddings.errors import ConfigError, IndexMismatch
 from embeddings.store import IndexData
 
 KINDS = ("faiss", "milvus")
 
 
-class FaissBackend:
+class FaissPublisher:
     kind = "faiss"
 
     def __init__(self, config: Config):
         self.settings = config.index
+        self._built = None
 
     def publish(self, data: IndexData, previous: IndexData | None) -> dict:
-        data.faiss_index = vector_index.build_vector_index(data.vectors, self.settings)
-        return {"kind": self.kind}
+        self._built = vector_index.build_vector_index(data.vectors, self.settings)
+        return {"kind": self.kind, "index_type": vector_index.index_kind(self._built)}
 
-    def save(self, data: IndexData, folder: Path) -> None:
-        vector_index.save_vector_index(data.faiss_index, folder / "vectors.faiss")
+    def save(self, folder: Path) -> None:
+        vector_index.save_vector_index(self._built, folder / "vectors.faiss")
 
     def swap(self, entry: dict) -> None:
         """Nothing to do: the version folder's files are the index, and ``current`` already points at it."""
@@ -51,23 +48,15 @@ class FaissBackend:
     def loader(self):
         return lambda path, n, dim: vector_index.load_vector_index(path, n, dim, self.settings)
 
-    def attach(self, data: IndexData) -> None:
-        """The FAISS index was read with the version (``loader``); search stays on the local path."""
 
-    def search(self, data: IndexData, qvec: np.ndarray, question: str, settings: Retrieval, timings=None):
-        from embeddings.search import local_search
-
-        return local_search(data, qvec, question, settings, timings)
-
-
-def open_backend(config: Config):
+def open_publisher(config: Config):
     kind = config.backend.kind
     if kind == "faiss":
-        return FaissBackend(config)
+        return FaissPublisher(config)
     if kind == "milvus":
-        from embeddings.milvus_backend import MilvusBackend
+        from embeddings.milvus_backend import MilvusPublisher
 
-        return MilvusBackend(config)  # connects now: a bad URI fails before a build embeds anything
+        return MilvusPublisher(config)  # connects now: a bad URI fails before a build embeds anything
     raise ConfigError(f"config [backend] kind = {kind!r}: expected one of {', '.join(KINDS)}")
 
 

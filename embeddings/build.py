@@ -18,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from embeddings import lexical, store, vector_index
-from embeddings.backend import open_backend
+from embeddings import lexical, store
+from embeddings.backend import open_publisher
 from embeddings.chunking import TokenCounter, chunk_document
 from embeddings.config import Config
 from embeddings.dedupe import DuplicateFinder
@@ -124,7 +124,7 @@ def build_index(
     encoder = encoder or Encoder.from_config(config.model)
     seeds = config.paths.seeds
     hashes = scan_seeds(seeds)
-    backend = open_backend(config)
+    backend = open_publisher(config)
     with store.index_lock(config.paths.index):
         previous = _previous(config, encoder, full, log)
         old_seeds = previous.manifest["seeds"] if previous else {}
@@ -218,9 +218,8 @@ def build_index(
         data = store.IndexData(manifest, documents, chunks, sentences, vectors, sentence_vectors)
         # The backend gets the new passages first; the folder's ``current`` swaps only once they are in.
         manifest["backend"] = backend.publish(data, previous)
-        manifest["vector_index"] = (vector_index.index_kind(data.faiss_index) if data.faiss_index is not None
-                                    else manifest["backend"]["index_type"].lower())
-        store.write_version(config.paths.index, data, lambda _, path: backend.save(data, path.parent),
+        manifest["vector_index"] = manifest["backend"]["index_type"].lower()
+        store.write_version(config.paths.index, data, backend.save,
                             lambda folder: lexical.build_bm25([c.embed_text for c in chunks], folder))
         backend.swap(manifest["backend"])
         ensure_onnx_export(config, encoder, log)

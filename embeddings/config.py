@@ -167,6 +167,7 @@ class BackendSettings:
     index_type: str
     timeout_seconds: float
     upsert_batch: int
+    term_cache: int
 
 
 @dataclass(frozen=True)

@@ -6,21 +6,21 @@ import logging
 import threading
 from typing import Callable
 
-from embeddings import lexical, store
+from embeddings import store
 from embeddings.answer.candidates import score
 from embeddings.answer.compose import compose
 from embeddings.answer.decision import decide
 from embeddings.answer.judge import Judge, judge_pool, open_judge
 from embeddings.answer.question import Question
 from embeddings.answer.readers import GuardedReader, make_reader
-from embeddings.backend import check_kind, open_backend
 from embeddings.build import build_index, chunking_identity, model_identity, onnx_dir
 from embeddings.config import Config
 from embeddings.documents import Document
 from embeddings.encoder import Encoder
 from embeddings.errors import CasebotError, IndexMissing
 from embeddings.results import Answer, BuildReport, Stopwatch
-from embeddings.search import hybrid_search
+from embeddings.retrieval.open import open_retriever
+from embeddings.retrieval.protocol import Retriever
 
 
 _log = logging.getLogger("casebot").info  # what the engine reports; the edges say where it goes
@@ -29,7 +29,7 @@ _log = logging.getLogger("casebot").info  # what the engine reports; the edges s
 class Engine:
     """Holds one loaded index version; ``reindex`` swaps in a new one while ``ask`` keeps serving."""
 
-    def __init__(self, config: Config, encoder: Encoder, data: store.IndexData, log: Callable[[str], None],
+    def __init__(self, config: Config, encoder: Encoder, retriever: Retriever, log: Callable[[str], None],
                  reader: GuardedReader | None = None, judge: Judge | None = None):
         self.config = config
         self.encoder = encoder  # builds; its torch model loads only when a build embeds something
@@ -37,7 +37,7 @@ class Engine:
         # The reader model loads once per process; an engine may be handed one already loaded.
         self.reader = reader if reader is not None else make_reader(config.reader)
         self.judge, self.judge_failed = (judge, None) if judge is not None else load_judge(config, log)
-        self._data = data
+        self._retriever = retriever
         self._log = log
         self._build_lock = threading.Lock()
         self._reload_lock = threading.Lock()
@@ -50,37 +50,43 @@ class Engine:
         log = log or _log
         encoder = encoder or Encoder.from_config(config.model)
         try:
-            data = load_index(config, encoder)
+            retriever = load_index(config, encoder)
         except IndexMissing:
             if not build_if_missing:
                 raise
             log(f"no index yet at {config.paths.index}; building it from {config.paths.seeds} (first run only)")
             report = build_index(config, encoder, log=log, progress=True)
             log(f"indexed {report.documents} documents as {report.chunks} passages in {report.seconds:.1f} s")
-            data = load_index(config, encoder)
-        return cls(config, encoder, data, log, reader, judge)
+            retriever = load_index(config, encoder)
+        return cls(config, encoder, retriever, log, reader, judge)
 
     @property
     def index_version(self) -> str:
-        return self._data.version
+        return self._retriever.version
 
     @property
-    def data(self) -> store.IndexData:
-        return self._data
+    def retriever(self) -> Retriever:
+        return self._retriever
+
+    @property
+    def data(self) -> store.IndexData | None:
+        """The loaded version in FAISS mode (benchmarks and training read it); None in Milvus mode."""
+        return self._retriever.data
 
     def sources(self) -> list[Document]:
-        return sorted(self._data.documents.values(), key=lambda d: (d.doc_id, d.part))
+        return sorted(self._retriever.documents(), key=lambda d: (d.doc_id, d.part))
 
     def ask(self, question: str) -> Answer:
         self._follow_current()
-        return self.answer_from(self._data, question)  # one version for the whole answer, even if a swap happens now
+        return self.answer_from(self._retriever, question)  # one version for the whole answer, even if a swap happens now
 
-    def answer_from(self, data: store.IndexData, question: str) -> Answer:
+    def answer_from(self, retriever: Retriever, question: str) -> Answer:
         """The answer stage as a pipeline (embeddings/answer/): question, passages, candidates, decision, answer."""
         clock = Stopwatch()
-        q = Question.ask(question, self.config.question.max_chars, self.query_encoder, data)
+        q = Question.ask(question, self.config.question.max_chars, self.query_encoder, retriever.lexicon)
         clock.lap("embed")
-        hits = hybrid_search(data, q, self.config.retrieval, clock.ms)
+        found = retriever.candidates(q, self.config.retrieval.candidates, clock.ms)
+        data, hits = found.passages, found.hits
         clock.lap("search")
         candidates = score(data, hits, q, self.config.answer, self.config.decision.scorer)
         judged = None
@@ -94,7 +100,7 @@ class Engine:
         """Rebuild from the seeds folder, then swap the new version in; the old one serves until then."""
         with self._build_lock:
             report = build_index(self.config, self.encoder, full=full, log=self._log, progress=progress)
-            self._data = load_index(self.config, self.encoder)
+            self._retriever = load_index(self.config, self.encoder)
             return report
 
     def _follow_current(self) -> None:
@@ -103,24 +109,24 @@ class Engine:
         One readlink per question; the reload happens in one thread while the others keep answering
         from the old version, and a version that fails to load is not retried."""
         version = store.current_version(self.config.paths.index)
-        if version in (None, self._data.version, self._bad_version):
+        if version in (None, self._retriever.version, self._bad_version):
             return
         if not self._reload_lock.acquire(blocking=False):
             return
         try:
-            self._data = load_index(self.config, self.encoder)
-            self._log(f"now serving index {self._data.version}")
+            self._retriever = load_index(self.config, self.encoder)
+            self._log(f"now serving index {self._retriever.version}")
         except CasebotError as exc:
             self._bad_version = version
-            self._log(f"index {version} not loaded ({exc}); still serving {self._data.version}")
+            self._log(f"index {version} not loaded ({exc}); still serving {self._retriever.version}")
         finally:
             self._reload_lock.release()
 
     def refresh(self) -> bool:
         """Pick up a version another process built; True if the loaded index changed."""
-        if store.current_version(self.config.paths.index) == self._data.version:
+        if store.current_version(self.config.paths.index) == self._retriever.version:
             return False
-        self._data = load_index(self.config, self.encoder)
+        self._retriever = load_index(self.config, self.encoder)
         return True
 
 
@@ -152,11 +158,8 @@ def query_encoder(config: Config, encoder: Encoder):
     return encoder
 
 
-def load_index(config: Config, encoder: Encoder) -> store.IndexData:
+def load_index(config: Config, encoder: Encoder) -> Retriever:
+    """The retriever over the version ``current`` names, once its manifest matches the configuration."""
     path, manifest = store.read_manifest(config.paths.index)
     store.check_compatible(manifest, model_identity(config, encoder), chunking_identity(config, encoder))
-    backend = open_backend(config)
-    check_kind(manifest, backend.kind)
-    data = store.load_version(path, manifest, backend.loader(), lexical.load_bm25)
-    backend.attach(data)
-    return data
+    return open_retriever(config, manifest, path)

@@ -10,10 +10,12 @@ index and queries tokenize identically, and its stopword list is saved with the 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -28,7 +30,7 @@ show find name named called call kind sort type actually exactly roughly approxi
 
 
 @lru_cache(maxsize=1)
-def _stemmer():
+def stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -41,7 +43,7 @@ def default_stopwords() -> list[str]:
 
 
 def tokenize_with(texts: list[str], stopwords: frozenset[str]) -> list[list[str]]:
-    stem = _stemmer().stemWords
+    stem = stemmer().stemWords
     return [stem([w for w in TOKEN_RE.findall(t.lower()) if w not in stopwords]) for t in texts]
 
 
@@ -87,33 +89,54 @@ class LexicalIndex:
 
     def unknown_words(self, text: str) -> list[str]:
         """Words of ``text`` whose stems no chunk contains, a likely typo of a known word aside."""
-        import difflib
-
         if self._by_initial is None:
             self._by_initial = {}
             for tok in self.vocab:
                 self._by_initial.setdefault(tok[:1], []).append(tok)
-        out = []
-        stem = _stemmer().stemWord
-        skip = self.stopwords | REQUEST_WORDS
-        for word in dict.fromkeys(w for w in TOKEN_RE.findall(text.lower()) if w not in skip):
-            tok = stem(word)
-            if tok in self.vocab or difflib.get_close_matches(tok, self._by_initial.get(tok[:1], []), 1, 0.85):
-                continue
-            out.append(word)
-        return out
+        return unknown_words(text, self.stopwords, lambda tok: tok in self.vocab,
+                             lambda tok: self._by_initial.get(tok[:1], []))
 
     def idf(self, tokens: list[str]) -> dict[str, float]:
-        """BM25's inverse document frequency of each token.
-
-        A token no chunk contains gets the highest weight: a question about something the documents
-        never mention must not look answered because its other words are common."""
+        """BM25's inverse document frequency of each token (``bm25_idf``)."""
         out = {}
         for tok in tokens:
             j = self.vocab.get(tok)
-            df = 0 if j is None else int(self.indptr[j + 1] - self.indptr[j])
-            out[tok] = float(np.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5)))
+            out[tok] = bm25_idf(self.num_docs, 0 if j is None else int(self.indptr[j + 1] - self.indptr[j]))
         return out
+
+
+def bm25_idf(num_docs: int, df: int) -> float:
+    """BM25's (lucene) inverse document frequency. A token no chunk contains gets the highest weight:
+    a question about something the documents never mention must not look answered because its other
+    words are common."""
+    return float(np.log(1.0 + (num_docs - df + 0.5) / (df + 0.5)))
+
+
+# A typo is a stem within this difflib ratio of a known stem with the same first letter.
+TYPO_RATIO = 0.85
+
+
+def typo_lengths(tok: str) -> tuple[int, int]:
+    """The lengths a stem within TYPO_RATIO of ``tok`` can have (ratio = 2·matches / total length)."""
+    n = len(tok)
+    return math.ceil(n * TYPO_RATIO / (2 - TYPO_RATIO) - 1e-9), math.floor(n * (2 - TYPO_RATIO) / TYPO_RATIO + 1e-9)
+
+
+def unknown_words(text: str, stopwords: frozenset[str], known: Callable[[str], bool],
+                  near: Callable[[str], list[str]]) -> list[str]:
+    """Words of ``text`` whose stems are not ``known``, unless one of ``near(stem)`` (known stems
+    with its first letter) is within TYPO_RATIO of it: whichever lexicon answers the look-ups."""
+    import difflib
+
+    out = []
+    stem = stemmer().stemWord
+    skip = stopwords | REQUEST_WORDS
+    for word in dict.fromkeys(w for w in TOKEN_RE.findall(text.lower()) if w not in skip):
+        tok = stem(word)
+        if known(tok) or difflib.get_close_matches(tok, near(tok), 1, TYPO_RATIO):
+            continue
+        out.append(word)
+    return out
 
 
 def build_bm25(texts: list[str], folder: Path) -> None:

@@ -1,12 +1,17 @@
-"""The Milvus search backend, through pymilvus's MilvusClient: one client code for Milvus Lite (a
-local file, the embedded C++ engine), a Milvus server and a cluster.
+"""Milvus through pymilvus's MilvusClient, the build side: one client code for Milvus Lite (a local
+file, the embedded C++ engine), a Milvus server and a cluster. The serving side is
+embeddings/retrieval/milvus.py.
 
-A collection holds one passage per row: the chunk id as primary key, its dense vector, the passage
-text (an analyzer feeds Milvus's built-in BM25 function into a sparse field) and the citation
-metadata as scalar fields. An incremental build upserts and deletes by chunk id in the collection
-the previous version used; a full build writes a new collection ``<alias>_<version>`` and then swaps
-the alias to it. A search is one ``hybrid_search`` (dense + BM25, fused server-side); its candidates
-are scored by embeddings.search.fuse exactly as the FAISS backend's are.
+A version is two collections. ``<name>`` holds one passage per row, with everything an answer needs
+from it: the chunk id (primary key), its dense vector, its BM25 terms (casebot's own tokenizer, so
+Milvus's built-in BM25 function counts exactly the terms the local BM25 counts), its chunk number in
+the document, and as output fields the embedded text, the document's citation fields (JSON), its
+sentences (JSON, with their positions in the document) and the chunk's and sentences' vectors
+(base64: float32, then float16). ``<name>_terms`` holds each term's document frequency, so the
+question's term weights and unknown words come from Milvus too.
+
+An incremental build upserts and deletes by chunk id (and term) in the collections the previous
+version used; a full build writes new collections ``<alias>_<version>`` and then swaps the alias.
 
 Milvus Lite 2.5.1 answers UNIMPLEMENTED to create_alias, alter_alias and alter_collection_properties
 (tried here), so the alias and each collection's manifest (model, dimension, chunker) are rows of a
@@ -15,6 +20,8 @@ small registry collection ``<alias>_registry``: the same code works on Lite and 
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import logging
 import math
@@ -24,30 +31,34 @@ import sys
 import threading
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 with warnings.catch_warnings():  # milvus-lite 2.5.1 imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")
-    from pymilvus import (AnnSearchRequest, DataType, Function, FunctionType, MilvusClient,
-                          RRFRanker)
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
     try:
         import milvus_lite  # noqa: F401  (only for local files)
     except ImportError:
         pass
 
-from embeddings.config import Config, Retrieval
-from embeddings.errors import BackendUnavailable, ConfigError, IndexMismatch, IndexMissing
+from embeddings.config import Config
+from embeddings.errors import BackendUnavailable, ConfigError
 from embeddings.store import IndexData
 
 # The local BM25 is bm25s's lucene variant with its defaults; Milvus's BM25 is given the same k1, b.
+# Milvus scores k1 + 1 times what bm25s does (measured: the ratio is 2.5 within 1e-6 on the seeds),
+# so a served score is divided by it.
 BM25_K1 = 1.5
 BM25_B = 0.75
-TEXT_MAX = 16000        # characters of passage text stored (a chunk is ~160 word pieces: ~1,000)
-META_MAX = 1000         # characters of a title, outlet, url...
+FIELD_MAX = 65535       # bytes of one VARCHAR field, Milvus's limit
+KEY_MAX = 512           # bytes of a chunk id, document key or term
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-REGISTRY_DIM = 2        # Milvus wants a vector field in every collection; the registry's is unused
+UNUSED_DIM = 2          # Milvus wants a vector field in every collection; the registry's and terms' is unused
+SCHEMA = 2              # what a passage row holds; a collection of another schema is rebuilt
+OUTPUT_FIELDS = ["doc_key", "n", "doc", "text", "sentences", "vectors"]
 
 # pymilvus logs every failed RPC at ERROR on stderr; casebot reports failures itself, once.
 for _name in ("pymilvus", "pymilvus.milvus_client"):  # pymilvus gives the second its own level
@@ -98,6 +109,18 @@ def connect(uri: str, timeout: float):
         return client
 
 
+def forget(uri: str) -> None:
+    """Drop the process's client for ``uri``: the next ``connect`` opens a new channel (after a
+    server restarted, a fresh channel answers at once; an old one may wait out gRPC's back-off)."""
+    with _clients_lock:
+        client = _clients.pop(uri, None)
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # a channel to a dead server may fail to close; it is dropped either way
+            pass
+
+
 def serve_lite(db_file: Path, port: int):
     """Serve a Milvus Lite file on loopback, so several processes share it as a server; returns the
     started milvus_lite Server (stop() it to end)."""
@@ -117,7 +140,73 @@ def wait_lite(server) -> int:
     return server._p.wait()  # milvus_lite's Server keeps its process private and offers no wait
 
 
-class MilvusBackend:
+
+def call(uri: str, timeout: float, what: str, fn, *args, **kwargs):
+    """One Milvus call bounded by ``timeout``; any failure is one BackendUnavailable line."""
+    try:
+        return fn(*args, timeout=whole_seconds(timeout), **kwargs)
+    except Exception as exc:
+        raise BackendUnavailable(f"Milvus at {uri}: {what} failed: {_short(exc)}") from None
+
+
+def unused_vector() -> list[float]:
+    return [0.0] * UNUSED_DIM
+
+
+class Registry:
+    """The alias and each collection's manifest, as rows of ``<alias>_registry`` (Milvus Lite 2.5.1
+    has no aliases or collection properties)."""
+
+    def __init__(self, client, alias: str, call_):
+        self.client = client
+        self.name = f"{alias}_registry"
+        self.alias = alias
+        self._call = call_
+
+    def ensure(self) -> None:
+        if self._call("has_collection", self.client.has_collection, self.name):
+            return
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=KEY_MAX)
+        schema.add_field("value", DataType.VARCHAR, max_length=FIELD_MAX)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=UNUSED_DIM)
+        index = self.client.prepare_index_params()
+        index.add_index("unused", index_type="FLAT", metric_type="L2")
+        self._call("create registry", self.client.create_collection, self.name, schema=schema,
+                   index_params=index, consistency_level="Strong")
+
+    def get(self, key: str) -> str | None:
+        if not self._call("has_collection", self.client.has_collection, self.name):
+            return None
+        rows = self._call("read registry", self.client.get, self.name, ids=[key], output_fields=["value"])
+        return rows[0]["value"] if rows else None
+
+    def put(self, key: str, value: str) -> None:
+        self.ensure()
+        self._call("write registry", self.client.upsert, self.name,
+                   [{"key": key, "value": value, "unused": unused_vector()}])
+
+    def delete(self, key: str) -> None:
+        self._call("write registry", self.client.delete, self.name, ids=[key])
+
+    def current(self) -> str | None:
+        """The collection the alias points to."""
+        return self.get(f"alias:{self.alias}")
+
+    def manifest(self, name: str) -> dict | None:
+        value = self.get(f"manifest:{name}")
+        return json.loads(value) if value else None
+
+
+def terms_collection(name: str) -> str:
+    return f"{name}_terms"
+
+
+def stopwords_of(manifest: dict) -> frozenset[str]:
+    return frozenset(manifest["stopwords"])
+
+
+class MilvusPublisher:
     kind = "milvus"
 
     def __init__(self, config: Config, log=None):
@@ -128,61 +217,36 @@ class MilvusBackend:
         if not NAME_RE.match(self.settings.collection):
             raise ConfigError(f"[backend] collection = {self.settings.collection!r}: letters, digits and _ only")
         self.alias = self.settings.collection
-        self.registry = f"{self.alias}_registry"
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.client = connect(self.settings.uri, self.settings.timeout_seconds)  # fail before any work
+        self.registry = Registry(self.client, self.alias, self._call)
 
     def _call(self, what: str, fn, *args, **kwargs):
-        try:
-            return fn(*args, timeout=whole_seconds(self.settings.timeout_seconds), **kwargs)
-        except Exception as exc:
-            raise BackendUnavailable(f"Milvus at {self.settings.uri}: {what} failed: {_short(exc)}") from None
-
-    # ------------------------------------------------------------------ registry (alias + manifests)
-
-    def _ensure_registry(self) -> None:
-        if self._call("has_collection", self.client.has_collection, self.registry):
-            return
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
-        schema.add_field("value", DataType.VARCHAR, max_length=65535)
-        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=REGISTRY_DIM)
-        index = self.client.prepare_index_params()
-        index.add_index("unused", index_type="FLAT", metric_type="L2")
-        self._call("create registry", self.client.create_collection, self.registry, schema=schema,
-                   index_params=index, consistency_level="Strong")
-
-    def _get(self, key: str) -> str | None:
-        if not self._call("has_collection", self.client.has_collection, self.registry):
-            return None
-        rows = self._call("read registry", self.client.get, self.registry, ids=[key], output_fields=["value"])
-        return rows[0]["value"] if rows else None
-
-    def _put(self, key: str, value: str) -> None:
-        self._ensure_registry()
-        self._call("write registry", self.client.upsert, self.registry,
-                   [{"key": key, "value": value, "unused": [0.0] * REGISTRY_DIM}])
+        return call(self.settings.uri, self.settings.timeout_seconds, what, fn, *args, **kwargs)
 
     def current_collection(self) -> str | None:
-        """The collection the alias points to."""
-        return self._get(f"alias:{self.alias}")
+        return self.registry.current()
 
     def collection_manifest(self, name: str) -> dict | None:
-        value = self._get(f"manifest:{name}")
-        return json.loads(value) if value else None
+        return self.registry.manifest(name)
 
-    # ------------------------------------------------------------------ build side
+    # ------------------------------------------------------------------ publish
 
     def publish(self, data: IndexData, previous: IndexData | None) -> dict:
+        from embeddings.lexical import default_stopwords
+
+        stopwords = frozenset(default_stopwords())
+        new = PublishedRows(data, stopwords)
         prev = (previous.manifest.get("backend") or {}) if previous else {}
         name = prev.get("collection") if prev.get("kind") == self.kind else None
         if name and self._reusable(name, data.manifest):
-            upserted, deleted = self._update(name, data, previous)
+            upserted, deleted = self._update(name, new, PublishedRows(previous, stopwords))
             index_type = self.collection_manifest(name)["index_type"]
         else:
             name = f"{self.alias}_{data.version.replace('-', '_')}"
-            index_type = self._create(name, data)
-            upserted, deleted = self._upsert(name, data, range(len(data.chunks))), 0
+            index_type = self._create(name, data, sorted(stopwords))
+            upserted, deleted = self._upsert(name, new, range(len(data.chunks))), 0
+            self._write_terms(name, new.document_frequencies(), {})
         return {"kind": self.kind, "collection": name, "alias": self.alias, "index_type": index_type,
                 "upserted": upserted, "deleted": deleted}
 
@@ -190,28 +254,26 @@ class MilvusBackend:
         if not self._call("has_collection", self.client.has_collection, name):
             return False
         built = self.collection_manifest(name) or {}
-        return built.get("model") == manifest["model"] and built.get("chunking") == manifest["chunking"]
+        return (built.get("schema") == SCHEMA and built.get("model") == manifest["model"]
+                and built.get("chunking") == manifest["chunking"])
 
-    def _create(self, name: str, data: IndexData) -> str:
-        from embeddings.lexical import default_stopwords
+    def _create(self, name: str, data: IndexData, stopwords: list[str]) -> str:
         from embeddings.vector_index import ivf_nlist
 
         dim = data.manifest["model"]["dimension"]
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=512)
+        schema.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=KEY_MAX)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        # Lower case, the local BM25's stopwords, Snowball English stems: the local tokenizer's steps.
-        analyzer = {"tokenizer": "standard", "filter": [
-            "lowercase", {"type": "stop", "stop_words": default_stopwords()},
-            {"type": "stemmer", "language": "english"}]}
-        schema.add_field("text", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
-                         analyzer_params=analyzer)
+        # Casebot's own terms, space-separated: Milvus only splits them, so both BM25s count alike.
+        schema.add_field("tokens", DataType.VARCHAR, max_length=FIELD_MAX, enable_analyzer=True,
+                         analyzer_params={"tokenizer": "whitespace"})
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        for field in ("doc_key", "doc_id", "title", "outlet", "published", "url"):
-            schema.add_field(field, DataType.VARCHAR, max_length=4 * META_MAX)
-        schema.add_field("page", DataType.INT64)  # -1: not a page of a PDF
-        schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["text"], output_field_names=["sparse"]))
+        schema.add_field("doc_key", DataType.VARCHAR, max_length=KEY_MAX)
+        schema.add_field("n", DataType.INT64)  # the chunk's number in its document: n == 0 lists documents
+        for field in ("doc", "text", "sentences", "vectors"):
+            schema.add_field(field, DataType.VARCHAR, max_length=FIELD_MAX)
+        schema.add_function(Function(name="tokens_bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["tokens"], output_field_names=["sparse"]))
         n = len(data.chunks)
         index_type = "FLAT" if n <= self.config.index.exact_max else self.settings.index_type.upper()
         params = {}
@@ -227,129 +289,124 @@ class MilvusBackend:
                         params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
         self._call("create collection", self.client.create_collection, name, schema=schema,
                    index_params=index, consistency_level="Strong")
-        self._put(f"manifest:{name}", json.dumps({
-            "version": data.version, "model": data.manifest["model"], "chunking": data.manifest["chunking"],
-            "index_type": index_type, "index_params": params}))
+
+        terms = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        terms.add_field("term", DataType.VARCHAR, is_primary=True, max_length=KEY_MAX)
+        terms.add_field("df", DataType.INT64)
+        terms.add_field("initial", DataType.VARCHAR, max_length=16)
+        terms.add_field("length", DataType.INT64)
+        terms.add_field("unused", DataType.FLOAT_VECTOR, dim=UNUSED_DIM)
+        index = self.client.prepare_index_params()
+        index.add_index("unused", index_type="FLAT", metric_type="L2")
+        self._call("create terms collection", self.client.create_collection, terms_collection(name),
+                   schema=terms, index_params=index, consistency_level="Strong")
+        self.registry.put(f"manifest:{name}", json.dumps({
+            "schema": SCHEMA, "version": data.version, "model": data.manifest["model"],
+            "chunking": data.manifest["chunking"], "index_type": index_type, "index_params": params,
+            "stopwords": stopwords}))
         return index_type
 
-    def _rows(self, data: IndexData, rows) -> list[dict]:
-        out = []
-        for i in rows:
-            chunk = data.chunks[i]
-            doc = data.documents[chunk.doc_key]
-            out.append({
-                "chunk_id": chunk.chunk_id, "vector": data.vectors[i].tolist(),
-                "text": chunk.embed_text[:TEXT_MAX], "doc_key": doc.key[:META_MAX], "doc_id": doc.doc_id[:META_MAX],
-                "title": (doc.title or "")[:META_MAX], "outlet": (doc.outlet or "")[:META_MAX],
-                "published": (doc.published or "")[:META_MAX], "url": (doc.url or "")[:META_MAX],
-                "page": -1 if doc.page is None else int(doc.page)})
-        return out
-
-    def _upsert(self, name: str, data: IndexData, rows) -> int:
-        rows = list(rows)
+    def _upsert(self, name: str, rows: "PublishedRows", indexes) -> int:
+        indexes = list(indexes)
         step = max(1, self.settings.upsert_batch)
-        for start in range(0, len(rows), step):
-            self._call("upsert", self.client.upsert, name, self._rows(data, rows[start:start + step]))
-        return len(rows)
+        for start in range(0, len(indexes), step):
+            self._call("upsert", self.client.upsert, name, [rows.row(i) for i in indexes[start:start + step]])
+        return len(indexes)
 
-    def _update(self, name: str, data: IndexData, previous: IndexData) -> tuple[int, int]:
-        """Upsert the chunks that are new or changed (text or citation metadata); delete the gone ones."""
-        def signature(d: IndexData, i: int):
-            c = d.chunks[i]
-            doc = d.documents[c.doc_key]
-            return (c.embed_text, doc.title, doc.outlet, doc.published, doc.url, doc.page)
-
-        old = {c.chunk_id: signature(previous, i) for i, c in enumerate(previous.chunks)}
-        changed = [i for i, c in enumerate(data.chunks) if old.get(c.chunk_id) != signature(data, i)]
-        upserted = self._upsert(name, data, changed)
-        gone = sorted(set(old) - {c.chunk_id for c in data.chunks})
+    def _delete(self, name: str, ids: list[str]) -> None:
         step = max(1, self.settings.upsert_batch)
-        for start in range(0, len(gone), step):
-            self._call("delete", self.client.delete, name, ids=gone[start:start + step])
+        for start in range(0, len(ids), step):
+            self._call("delete", self.client.delete, name, ids=ids[start:start + step])
+
+    def _write_terms(self, name: str, df: dict[str, int], old: dict[str, int]) -> None:
+        changed = [t for t, n in df.items() if old.get(t) != n]
+        step = max(1, self.settings.upsert_batch)
+        for start in range(0, len(changed), step):
+            self._call("upsert terms", self.client.upsert, terms_collection(name), [
+                {"term": t, "df": df[t], "initial": t[:1], "length": len(t), "unused": unused_vector()}
+                for t in changed[start:start + step]])
+        self._delete(terms_collection(name), sorted(set(old) - set(df)))
+
+    def _update(self, name: str, new: "PublishedRows", old: "PublishedRows") -> tuple[int, int]:
+        """Upsert the chunks that are new or changed (text, sentences or citation fields); delete the
+        gone ones; bring the term frequencies to the new version's."""
+        before = {old.data.chunks[i].chunk_id: old.signature(i) for i in range(len(old.data.chunks))}
+        changed = [i for i, c in enumerate(new.data.chunks) if before.get(c.chunk_id) != new.signature(i)]
+        upserted = self._upsert(name, new, changed)
+        gone = sorted(set(before) - {c.chunk_id for c in new.data.chunks})
+        self._delete(name, gone)
+        self._write_terms(name, new.document_frequencies(), old.document_frequencies())
         return upserted, len(gone)
+
+    # ------------------------------------------------------------------ swap
 
     def swap(self, entry: dict) -> None:
         """Point the alias at the published collection; drop full builds older than the one it replaced
         (that one stays for readers still on the previous version) and ones that never got the alias."""
         before = self.current_collection()
-        self._put(f"alias:{self.alias}", entry["collection"])
+        self.registry.put(f"alias:{self.alias}", entry["collection"])
         keep = {entry["collection"], before}
         pattern = re.compile(rf"^{re.escape(self.alias)}_\d{{8}}T\d+Z_[0-9a-f]{{8}}$")
-        for name in self._call("list collections", self.client.list_collections):
+        alive = set(self._call("list collections", self.client.list_collections))
+        for name in sorted(alive):
             if pattern.match(name) and name not in keep:
                 self._call("drop collection", self.client.drop_collection, name)
-                self._call("write registry", self.client.delete, self.registry, ids=[f"manifest:{name}"])
+                if terms_collection(name) in alive:
+                    self._call("drop collection", self.client.drop_collection, terms_collection(name))
+                self.registry.delete(f"manifest:{name}")
 
-    def save(self, data: IndexData, folder: Path) -> None:
+    def save(self, folder: Path) -> None:
         """No files: the passages live in Milvus."""
 
     def loader(self):
         return None
 
-    # ------------------------------------------------------------------ serving side
 
-    def attach(self, data: IndexData) -> None:
-        entry = data.manifest.get("backend") or {}
-        name = entry.get("collection")
-        if not name or not self._call("has_collection", self.client.has_collection, name):
-            raise IndexMissing(f"Milvus at {self.settings.uri} has no collection {name} for index "
-                               f"{data.version}; run `casebot index --full`")
-        built = self.collection_manifest(name) or {}
-        for part in ("model", "chunking"):
-            if built.get(part) != data.manifest[part]:
-                raise IndexMismatch(f"Milvus collection {name} was built with {part} {built.get(part)!r}, "
-                                    f"index {data.version} with {data.manifest[part]!r}; "
-                                    "run `casebot index --full` to rebuild it")
-        self._call("load collection", self.client.load_collection, name)
-        data.searcher = MilvusSearcher(self, name, built.get("index_type", "FLAT"),
-                                       {c.chunk_id: i for i, c in enumerate(data.chunks)})
+class PublishedRows:
+    """A version's passages as Milvus rows, and its terms' document frequencies."""
 
+    def __init__(self, data: IndexData, stopwords: frozenset[str]):
+        from embeddings.lexical import tokenize_with
 
-class MilvusSearcher:
-    """Search bound to one loaded version and its collection."""
+        self.data = data
+        self.stopwords = stopwords
+        self._tokens = tokenize_with([c.embed_text for c in data.chunks], stopwords)
+        first: dict[str, int] = {}
+        for sid, s in enumerate(data.sentences):
+            first.setdefault(s.doc_key, sid)
+        self._first = first  # a document's sentences are consecutive, in document order
 
-    def __init__(self, backend: MilvusBackend, collection: str, index_type: str, row_of: dict[str, int]):
-        self.backend = backend
-        self.collection = collection
-        self.row_of = row_of
-        index = backend.config.index
-        self.params = {"IVF_FLAT": {"nprobe": index.ivf_nprobe}, "HNSW": {"ef": index.hnsw_ef_search}}.get(
-            index_type, {})
-        self.failing = False
+    def signature(self, i: int) -> tuple:
+        row = self.row(i, with_vectors=False)
+        return tuple(row[f] for f in ("tokens", "doc", "text", "sentences"))
 
-    def candidates(self, qvec: np.ndarray, question: str, depth: int) -> list[int]:
-        """Rows of the union of Milvus's dense top-``depth`` and BM25 top-``depth`` (RRF orders the
-        union server-side; the limit takes all of it, so the ranker does not change which rows come)."""
-        requests = [
-            AnnSearchRequest([qvec.astype(np.float32).tolist()], "vector",
-                             {"metric_type": "IP", "params": self.params}, limit=depth),
-            AnnSearchRequest([question], "sparse", {"metric_type": "BM25"}, limit=depth),
-        ]
-        result = self.backend.client.hybrid_search(self.collection, requests, RRFRanker(), limit=2 * depth,
-                                                   output_fields=[],
-                                                   timeout=whole_seconds(self.backend.settings.timeout_seconds))
-        return [self.row_of[h["id"]] for h in result[0] if h["id"] in self.row_of]
+    def row(self, i: int, with_vectors: bool = True) -> dict:
+        chunk = self.data.chunks[i]
+        doc = self.data.documents[chunk.doc_key]
+        meta = {k: v for k, v in dataclasses.asdict(doc).items() if k != "text"}
+        row = {
+            "chunk_id": chunk.chunk_id, "tokens": " ".join(self._tokens[i]), "doc_key": chunk.doc_key,
+            "n": int(chunk.chunk_id.rsplit("#", 1)[1]),
+            "doc": json.dumps(meta, ensure_ascii=False), "text": chunk.embed_text,
+            "sentences": json.dumps([[sid - self._first[chunk.doc_key], self.data.sentences[sid].text]
+                                     for sid in chunk.sentence_ids], ensure_ascii=False)}
+        if with_vectors:
+            row["vector"] = self.data.vectors[i].astype(np.float32).tolist()
+            blob = (self.data.vectors[i].astype(np.float32).tobytes()
+                    + self.data.sentence_vectors[chunk.sentence_ids].astype(np.float16).tobytes())
+            row["vectors"] = base64.b64encode(blob).decode("ascii")
+        for field in ("chunk_id", "doc_key"):
+            if len(row[field].encode()) > KEY_MAX:
+                raise ConfigError(f"{field} {row[field][:60]!r}… is longer than Milvus's {KEY_MAX} bytes; "
+                                  "shorten the seed file's name")
+        for field in ("tokens", "doc", "text", "sentences", "vectors"):
+            if field in row and len(row[field].encode()) > FIELD_MAX:
+                raise ConfigError(f"passage {chunk.chunk_id}: its {field} is over Milvus's {FIELD_MAX} bytes "
+                                  "a field; lower [chunking] target_tokens")
+        return row
 
-    def search(self, data: IndexData, qvec: np.ndarray, question: str, settings: Retrieval, timings=None):
-        from embeddings.search import fuse, lexical_candidates, local_search
-
-        depth = min(settings.candidates, len(data.chunks))
-        t0 = time.perf_counter()
-        try:
-            rows = self.candidates(qvec, question, depth)
-        except Exception as exc:  # Milvus down or unreachable: answer from the version's own vectors and BM25
-            if not self.failing:
-                self.backend.log(f"Milvus at {self.backend.settings.uri} failed ({_short(exc)}); "
-                                 "answering from the local vectors and BM25 until it is back")
-            self.failing = True
-            return local_search(data, qvec, question, settings, timings)
-        if self.failing:
-            self.backend.log(f"Milvus at {self.backend.settings.uri} is back")
-            self.failing = False
-        t1 = time.perf_counter()
-        lex = lexical_candidates(data, question, depth)
-        t2 = time.perf_counter()
-        if timings is not None:
-            timings["vector"] = (t1 - t0) * 1e3
-            timings["lexical"] = (t2 - t1) * 1e3
-        return fuse(data, qvec, set(rows), lex, settings)
+    def document_frequencies(self) -> dict[str, int]:
+        df: Counter = Counter()
+        for tokens in self._tokens:
+            df.update(t for t in set(tokens) if len(t.encode()) <= KEY_MAX)
+        return dict(df)

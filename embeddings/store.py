@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.documents import Document
+from embeddings.passages import ChunkRecord, PassageReading, SentenceRecord
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 
 FORMAT = 1
@@ -38,23 +39,8 @@ HASH_ON_LOAD_LIMIT = 64 * 2**20  # verify content hashes on load below this tota
 
 
 @dataclass
-class ChunkRecord:
-    chunk_id: str
-    doc_key: str
-    doc_id: str
-    sentence_ids: list[int]
-    embed_text: str
-
-
-@dataclass
-class SentenceRecord:
-    doc_key: str
-    text: str
-
-
-@dataclass
-class IndexData:
-    """Everything a version holds, in memory."""
+class IndexData(PassageReading):
+    """Everything a version holds, in memory (FAISS mode serves from it; every build reads it)."""
 
     manifest: dict
     documents: dict[str, Document]
@@ -65,31 +51,15 @@ class IndexData:
     faiss_index: object = None
     bm25: object = None
     path: Path | None = None
-    searcher: object = None  # a non-FAISS search backend bound to this version (embeddings/backend.py)
     _terms: dict = field(default_factory=dict, repr=False)  # lexical terms, filled as questions need them
 
     @property
     def version(self) -> str:
         return self.manifest["version"]
 
-    def chunk_text(self, i: int) -> str:
-        return " ".join(self.sentences[s].text for s in self.chunks[i].sentence_ids)
-
-    def sentence_terms(self, sid: int) -> frozenset[str]:
-        """The BM25 terms of a sentence, tokenized once per loaded version."""
-        key = ("s", sid)
-        if key not in self._terms:
-            self._terms[key] = frozenset(self.bm25.tokenize([self.sentences[sid].text])[0])
-        return self._terms[key]
-
-    def context_terms(self, row: int) -> frozenset[str]:
-        """The terms of a chunk's context line (outlet, date, title) ahead of its text."""
-        key = ("c", row)
-        if key not in self._terms:
-            text = self.chunks[row].embed_text
-            head = text.split("\n", 1)[0] if "\n" in text else ""
-            self._terms[key] = frozenset(self.bm25.tokenize([head])[0]) if head else frozenset()
-        return self._terms[key]
+    @property
+    def lexicon(self):
+        return self.bm25
 
 
 def file_sha256(path: Path) -> str:
@@ -168,9 +138,10 @@ def _fsync_tree(folder: Path) -> None:
         _fsync_dir(d)
 
 
-def write_version(root: Path, data: IndexData, save_faiss, write_bm25) -> Path:
+def write_version(root: Path, data: IndexData, save_backend, write_bm25) -> Path:
     """Write a complete version beside the current one and swap ``current`` to it atomically.
 
+    ``save_backend(folder)`` writes the search backend's own files (FAISS: vectors.faiss);
     ``write_bm25(folder)`` writes the lexical index into the version's bm25/ folder."""
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -184,7 +155,7 @@ def write_version(root: Path, data: IndexData, save_faiss, write_bm25) -> Path:
     _write_jsonl(tmp / "sentences.jsonl", (asdict(s) for s in data.sentences))
     np.save(tmp / "vectors.npy", data.vectors.astype(np.float32), allow_pickle=False)
     np.save(tmp / "sentence_vectors.npy", data.sentence_vectors.astype(np.float16), allow_pickle=False)
-    save_faiss(data.faiss_index, tmp / "vectors.faiss")
+    save_backend(tmp)
     write_bm25(tmp / "bm25")
     files = {}
     for path in sorted(p for p in tmp.rglob("*") if p.is_file()):

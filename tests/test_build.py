@@ -21,6 +21,7 @@ from embeddings.check import check_index
 from embeddings.config import load_config
 from tests.conftest import EXTRACTIVE
 from embeddings.engine import Engine, load_index
+from embeddings.retrieval.local import LocalRetriever
 from embeddings.errors import CasebotError, SeedsNotFound
 from tests.corpus import cited, quiet, write_article
 
@@ -100,7 +101,7 @@ def base(tmp_path_factory, shared_encoder):
     calls = shared_encoder.calls
     report = build_index(config, shared_encoder, log=quiet)
     return SimpleNamespace(seeds=seeds, index=root / "index", report=report, calls=shared_encoder.calls - calls,
-                           data=load_index(config, shared_encoder))
+                           data=load_index(config, shared_encoder).data)
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def work(base, tmp_path, make_config, shared_encoder):
     config = make_config(seeds, index)
     return SimpleNamespace(seeds=seeds, index=index, config=config, enc=shared_encoder,
                            build=lambda **kw: _build(config, shared_encoder, **kw),
-                           load=lambda: load_index(config, shared_encoder))
+                           load=lambda: load_index(config, shared_encoder).data)
 
 
 def _build(config, encoder, **kw):
@@ -187,7 +188,7 @@ def test_adding_a_seed_encodes_only_that_file(work, base):
         assert new[cid][0] == text and np.array_equal(new[cid][1], vec)
     assert_passages_belong_to_their_documents(data)
 
-    engine = Engine(work.config, work.enc, data, quiet)
+    engine = Engine(work.config, work.enc, LocalRetriever(data, work.config.retrieval), quiet)
     answer = engine.ask(Q_STADIUM)
     assert answer.answered, answer.answer
     assert cited(answer) == {"stadium"}

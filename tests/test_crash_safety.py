@@ -148,9 +148,9 @@ def kill(proc: subprocess.Popen) -> None:
 def assert_previous_index_serves(work) -> None:
     assert store.current_version(work.index) == work.version
     assert check_index(work.config) == []
-    data = load_index(work.config, work.enc)
-    assert data.version == work.version
-    answer = Engine(work.config, work.enc, data, quiet).ask(Q_HARBOR)
+    retriever = load_index(work.config, work.enc)
+    assert retriever.version == work.version
+    answer = Engine(work.config, work.enc, retriever, quiet).ask(Q_HARBOR)
     assert answer.answered and {c.doc_id for c in answer.citations} == {"harbor"}
     assert answer.index_version == work.version
     with store.index_lock(work.index):  # the kernel released the dead child's lock

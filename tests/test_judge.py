@@ -35,7 +35,7 @@ def judge_engine(judge_config, repo_engine):
     """The default answer stage (judge, no reader) over the repo's seeds, sharing the session's index."""
     from embeddings.engine import Engine
 
-    engine = Engine(judge_config, repo_engine.encoder, repo_engine.data, lambda _: None)
+    engine = Engine(judge_config, repo_engine.encoder, repo_engine.retriever, lambda _: None)
     assert engine.judge is not None, engine.judge_failed
     return engine
 
@@ -103,12 +103,12 @@ def test_the_judge_tells_answerable_questions_from_the_rest(judge_engine):
     from embeddings.answer.candidates import score
     from embeddings.answer.judge import judge_pool
     from embeddings.answer.question import Question
-    from embeddings.search import hybrid_search
+    from embeddings.retrieval.local import hybrid_search
 
     engine, data, config = judge_engine, judge_engine.data, judge_engine.config
     labels, best_logit, best_evidence = [], [], []
     for item in load_questions(CALIBRATION_SET):
-        q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data)
+        q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data.lexicon)
         hits = hybrid_search(data, q, config.retrieval, {})
         pool = judge_pool(engine.judge, data, hits, q, config)
         labels.append(item["kind"] == "fact")
@@ -128,7 +128,7 @@ def test_closest_passages_are_quoted_verbatim_and_never_an_answer(judge_engine):
     config = judge_engine.config
     lenient = replace(config, decision=replace(config.decision, judge=replace(
         config.decision.judge, answer_above=1.01, closest_above=0.0)))
-    engine = Engine(lenient, repo_engine.encoder, repo_engine.data, lambda _: None, None, repo_engine.judge)
+    engine = Engine(lenient, repo_engine.encoder, repo_engine.retriever, lambda _: None, None, repo_engine.judge)
     answer = engine.ask("What did the French privacy regulator tell Clearview to do?")
     data = answer.to_json()
     assert data["answered"] is False and data["citations"] == [] and data["closest"]

@@ -142,7 +142,7 @@ def test_casebot_index_repairs_a_damaged_or_foreign_index(work, case):
     lines = []
     report = build_index(work.config, work.enc, log=lines.append)  # what `casebot index` runs
     assert any("previous index not reusable" in line for line in lines), lines
-    data = load_index(work.config, work.enc)
+    data = load_index(work.config, work.enc).data
     assert report.added == ["harbor.md", "transit.md"]  # nothing was reused from the bad version
     assert report.encoded == len(data.chunks) + len(data.sentences)
     assert check_index(work.config) == []
@@ -209,7 +209,7 @@ def test_current_swaps_to_each_new_version_and_a_running_engine_keeps_its_own(wo
     assert check_index(work.config) == []
 
     # Its folder is gone, but the v1 the engine holds in memory is whole and answers...
-    held = engine.data
+    held = engine.retriever
     answer = engine.answer_from(held, Q_HARBOR)
     assert answer.answered and cited(answer) == {"harbor"} and answer.index_version == v1
 

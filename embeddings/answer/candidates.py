@@ -16,8 +16,8 @@ import numpy as np
 
 from embeddings.answer.question import Question
 from embeddings.config import AnswerSettings, choose
-from embeddings.search import Hit
-from embeddings.store import IndexData
+from embeddings.retrieval.fusion import Hit
+from embeddings.passages import PassageReading
 
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
@@ -58,9 +58,9 @@ class Scored:
     judge: float | None  # the judge's logit that it states the answer (embeddings/answer/judge.py); None: not judged
 
 
-def score_sentences(data: IndexData, hits: list[Hit], q: Question, s: AnswerSettings) -> list[Scored]:
+def score_sentences(data: PassageReading, hits: list[Hit], q: Question, s: AnswerSettings) -> list[Scored]:
     """The candidate sentences, best first: the "extractive" scorer."""
-    weights = data.bm25.idf(sorted(q.terms)) if q.terms else {}
+    weights = data.lexicon.idf(sorted(q.terms)) if q.terms else {}
     total = sum(weights.values())
     rows: list[tuple[int, Hit, int]] = []
     seen: set[int] = set()
@@ -92,7 +92,7 @@ def score_sentences(data: IndexData, hits: list[Hit], q: Question, s: AnswerSett
     return out
 
 
-def is_title(data: IndexData, c: Scored) -> bool:
+def is_title(data: PassageReading, c: Scored) -> bool:
     sentence = data.sentences[c.sid]
     return sentence.text == " ".join(data.documents[sentence.doc_key].title.split())
 
@@ -105,10 +105,10 @@ def near_duplicate(candidate: str, kept: str, share: float) -> bool:
 
 
 # Scorers by name ([decision] scorer): each gives the candidate sentences of the hits, best first.
-Scorer = Callable[[IndexData, list[Hit], Question, AnswerSettings], list[Scored]]
+Scorer = Callable[[PassageReading, list[Hit], Question, AnswerSettings], list[Scored]]
 SCORERS: dict[str, Scorer] = {"extractive": score_sentences}
 
 
-def score(data: IndexData, hits: list[Hit], q: Question, s: AnswerSettings, scorer: str) -> list[Scored]:
+def score(data: PassageReading, hits: list[Hit], q: Question, s: AnswerSettings, scorer: str) -> list[Scored]:
     """The candidate stage: the configured scorer over the retrieved passages."""
     return choose(SCORERS, scorer, "[decision] scorer")(data, hits, q, s)

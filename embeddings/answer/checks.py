@@ -14,7 +14,7 @@ from typing import Callable
 from embeddings.answer.candidates import Scored
 from embeddings.answer.question import Question
 from embeddings.config import choose
-from embeddings.store import IndexData
+from embeddings.passages import PassageReading
 
 FIGURE = re.compile(r"(?:\$\s?)?\b\d[\d,.]*\s*(?:billion|million|thousand|percent|%)?", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
@@ -30,23 +30,23 @@ class Check:
         return asdict(self)
 
 
-def kind_check(q: Question, data: IndexData, c: Scored) -> Check:
+def kind_check(q: Question, data: PassageReading, c: Scored) -> Check:
     """The sentence holds the kind of words asked for (a date for "when"...) that the question lacks."""
     if q.kind is None:
         return Check("kind", True, "the question asks for no particular kind of answer")
     return Check("kind", c.holds_kind, f"asks for a {q.kind}; the sentence {'holds' if c.holds_kind else 'holds no'} new one")
 
 
-def adds_check(q: Question, data: IndexData, c: Scored) -> Check:
+def adds_check(q: Question, data: PassageReading, c: Scored) -> Check:
     """The sentence says something the question does not already say."""
     new = data.sentence_terms(c.sid) - q.terms
     return Check("adds", bool(new), "adds words of its own" if new else "only repeats the question")
 
 
-CHECKS: dict[str, Callable[[Question, IndexData, Scored], Check]] = {"kind": kind_check, "adds": adds_check}
+CHECKS: dict[str, Callable[[Question, PassageReading, Scored], Check]] = {"kind": kind_check, "adds": adds_check}
 
 
-def failed(q: Question, data: IndexData, c: Scored, names: tuple[str, ...]) -> list[Check]:
+def failed(q: Question, data: PassageReading, c: Scored, names: tuple[str, ...]) -> list[Check]:
     """The checks of ``names`` that sentence ``c`` fails, in their order."""
     results = (choose(CHECKS, name, "[decision] checks entry")(q, data, c) for name in names)
     return [r for r in results if not r.passed]

@@ -16,13 +16,13 @@ from embeddings.answer.question import Question
 from embeddings.answer.readers.protocol import Reading
 from embeddings.config import AnswerSettings, Config
 from embeddings.results import Answer, Citation, Passage, Quote, Stopwatch
-from embeddings.search import Hit
-from embeddings.store import IndexData
+from embeddings.retrieval.fusion import Hit
+from embeddings.passages import PassageReading
 
 _SCALE = re.compile(r"\b(billion|million|thousand)\b", re.IGNORECASE)
 
 
-def compose(q: Question, data: IndexData, hits: list[Hit], decision: Decision, config: Config,
+def compose(q: Question, data: PassageReading, hits: list[Hit], decision: Decision, config: Config,
             clock: Stopwatch, judge_failed: str | None = None) -> Answer:
     """The answer: the decided sentences quoted and cited, or the refusal with the checks that decided
     it (and, when the judge was unsure, the closest sentences, each with its source)."""
@@ -40,14 +40,14 @@ def compose(q: Question, data: IndexData, hits: list[Hit], decision: Decision, c
                   decision.reader_label, tuple(c.to_json() for c in checks), decision, None, None, closest)
 
 
-def _cite(data: IndexData, c: Scored, n: int) -> Citation:
+def _cite(data: PassageReading, c: Scored, n: int) -> Citation:
     sentence = data.sentences[c.sid]
     doc = data.documents[sentence.doc_key]
     return Citation(n=n, doc_id=doc.doc_id, title=doc.title, outlet=doc.outlet, published=doc.published,
                     url=doc.url, quote=sentence.text, chunk_id=data.chunks[c.row].chunk_id, page=doc.page)
 
 
-def _assemble(q: Question, data: IndexData, hits: list[Hit], decision: Decision, s: AnswerSettings):
+def _assemble(q: Question, data: PassageReading, hits: list[Hit], decision: Decision, s: AnswerSettings):
     """(quotes, citations, checks, note) of an answer quoting ``decision.picked``."""
     picked, note = decision.picked, decision.note
     conflict = _conflicting_figure(data, hits, q, picked, s)
@@ -74,7 +74,7 @@ def _assemble(q: Question, data: IndexData, hits: list[Hit], decision: Decision,
     return tuple(quotes), tuple(citations), checks, (None if unsupported else note)
 
 
-def passages_for(data: IndexData, hits: list[Hit], top_k: int) -> tuple[Passage, ...]:
+def passages_for(data: PassageReading, hits: list[Hit], top_k: int) -> tuple[Passage, ...]:
     out = []
     for rank, hit in enumerate(hits[:top_k], start=1):
         chunk = data.chunks[hit.row]
@@ -95,7 +95,7 @@ def _scaled_figures(text: str) -> dict[str, set[str]]:
     return out
 
 
-def _conflicting_figure(data: IndexData, hits: list[Hit], q: Question, picked: tuple[Scored, ...],
+def _conflicting_figure(data: PassageReading, hits: list[Hit], q: Question, picked: tuple[Scored, ...],
                         s: AnswerSettings) -> tuple[Scored, str] | None:
     """Another source giving a different figure of the same scale for what the answer quotes
     (20 billion photos in one article, 3 billion people in another): (its sentence, a note)."""
@@ -139,13 +139,13 @@ def _names(question: str) -> set[str]:
     return {w.lower().removesuffix("'s") for w in words}
 
 
-def _source_figure(data: IndexData, sid: int, figures: set[str]) -> str:
+def _source_figure(data: PassageReading, sid: int, figures: set[str]) -> str:
     doc = data.documents[data.sentences[sid].doc_key]
     where = doc.heading or f"{doc.doc_id}, undated"
     return f"{' / '.join(sorted(figures))} ({where})"
 
 
-def _order(data: IndexData, picked: list[Scored]) -> list[Scored]:
+def _order(data: PassageReading, picked: list[Scored]) -> list[Scored]:
     """Readable order: documents in order of their best sentence, sentences in text order within one."""
     doc_rank: dict[str, int] = {}
     for c in picked:

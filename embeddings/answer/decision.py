@@ -30,7 +30,7 @@ from embeddings.answer.question import Question
 from embeddings.answer.readers.prompt import candidate_line
 from embeddings.answer.readers.protocol import ReaderFailed, Reading
 from embeddings.config import Config, choose
-from embeddings.store import IndexData
+from embeddings.passages import PassageReading
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Case:
     """What a policy decides on."""
 
     q: Question
-    data: IndexData
+    data: PassageReading
     candidates: list[Scored]     # best first
     reading: Reading | ReaderFailed | None
     reader: str
@@ -204,7 +204,7 @@ Policy = Callable[[Case], Decision]
 POLICIES: dict[str, Policy] = {"extractive": extractive, "reader": with_reader, "judge": judged}
 
 
-def decide(q: Question, data: IndexData, candidates: list[Scored], reader, config: Config,
+def decide(q: Question, data: PassageReading, candidates: list[Scored], reader, config: Config,
            judged: tuple[Scored, ...] | None = None) -> Decision:
     """The decision stage: the gates every question passes, then the reader (when there is one) and
     the policy ``[decision]`` names for what the judge and the reader said."""

@@ -29,8 +29,9 @@ from embeddings.answer.question import Question
 from embeddings.config import Config, JudgeSettings
 from embeddings.errors import ModelUnavailable
 from embeddings.onnx_encoder import cpu_session
-from embeddings.search import Hit
-from embeddings.store import IndexData, file_sha256
+from embeddings.retrieval.fusion import Hit
+from embeddings.passages import PassageReading
+from embeddings.store import file_sha256
 
 WEIGHTS_FILE = "model.safetensors"
 MODEL_FILE = "judge.onnx"
@@ -160,14 +161,14 @@ def _open(settings: JudgeSettings, log) -> Judge:
     return Judge(folder, threads=settings.threads, batch_size=settings.batch_size)
 
 
-def judge_candidates(data: IndexData, hits: list[Hit], q: Question, config: Config) -> list[Scored]:
+def judge_candidates(data: PassageReading, hits: list[Hit], q: Question, config: Config) -> list[Scored]:
     """What the judge reads: the best ``[judge] candidates`` sentences (by extractive score) of the
     top ``[judge] passages`` passages (training/judge/make_pairs.py trains on the same)."""
     deeper = replace(config.answer, sentence_pool=config.judge.passages)
     return score_sentences(data, hits, q, deeper)[: config.judge.candidates]
 
 
-def judge_pool(judge: Judge, data: IndexData, hits: list[Hit], q: Question, config: Config) -> tuple[Scored, ...]:
+def judge_pool(judge: Judge, data: PassageReading, hits: list[Hit], q: Question, config: Config) -> tuple[Scored, ...]:
     """The judge stage: its candidates, each with the judge's logit, in extractive order."""
     pool = judge_candidates(data, hits, q, config)
     texts = [data.documents[data.sentences[c.sid].doc_key].headed(data.sentences[c.sid].text) for c in pool]

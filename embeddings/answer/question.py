@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings.errors import EmptyQuestion
-from embeddings.store import IndexData
+from embeddings.passages import Lexicon
 
 # Which kind of words answer a question ("when" wants a date, "how many" a number); the first rule
 # that matches decides. Whether a sentence holds such words is the candidates' business.
@@ -53,14 +53,15 @@ class Question:
         return len(self.unknown) / max(1, len(self.terms))
 
     @classmethod
-    def ask(cls, text: str | None, max_chars: int, encoder, data: IndexData) -> "Question":
+    def ask(cls, text: str | None, max_chars: int, encoder, lexicon: Lexicon) -> "Question":
         """The door: refuse an empty question, cut a long one, embed it, read its words."""
         text = clean(text, max_chars)
         if not text:
             raise EmptyQuestion("the question is empty")
-        return cls.make(text, encoder.encode_query(text), data)
+        return cls.make(text, encoder.encode_query(text), lexicon)
 
     @classmethod
-    def make(cls, text: str, vector: np.ndarray, data: IndexData) -> "Question":
-        return cls(text, vector, frozenset(data.bm25.question_terms(text)), expected_kind(text),
-                   tuple(data.bm25.unknown_words(text)))
+    def make(cls, text: str, vector: np.ndarray, lexicon: Lexicon) -> "Question":
+        """``lexicon``: the corpus's term statistics (a loaded version's ``lexicon``, a retriever's)."""
+        return cls(text, vector, frozenset(lexicon.question_terms(text)), expected_kind(text),
+                   tuple(lexicon.unknown_words(text)))

@@ -65,7 +65,7 @@ def main() -> None:
     from embeddings.config import load_config
     from embeddings.encoder import Encoder
     from embeddings.engine import Engine
-    from embeddings.search import hybrid_search
+    from embeddings.retrieval.local import hybrid_search
 
     base = load_config(env={})
     encoder = Encoder.from_config(base.model)
@@ -88,7 +88,7 @@ def main() -> None:
                 n_q += 1
                 gold = item.get("answer_sentences") or [] if item["kind"] == "answerable" else []
                 answers = [normalize(a) for a in item.get("answer") or []] if gold else []
-                q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data)
+                q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data.lexicon)
                 pool = judge_candidates(data, hybrid_search(data, q, config.retrieval, {}), q, config)
                 sids = [c.sid for c in pool]
                 # answer sentences the pool missed join as extra positives

@@ -7,7 +7,7 @@ verbatim sentence checked by code afterwards."""
 from __future__ import annotations
 
 from embeddings.answer.candidates import Scored
-from embeddings.store import IndexData
+from embeddings.passages import PassageReading
 
 SYSTEM = (
     "You check whether quoted sentences answer a question. You get a question and numbered sentences "
@@ -39,7 +39,7 @@ SHOTS = [
 ]
 
 
-def candidate_line(data: IndexData, c: Scored) -> str:
+def candidate_line(data: PassageReading, c: Scored) -> str:
     """A sentence as the reader sees it: headed by its outlet and date when known, so "who
     reported" and "when" can be read off it."""
     sentence = data.sentences[c.sid]
