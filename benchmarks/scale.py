@@ -392,7 +392,7 @@ def bench_milvus(x: np.ndarray, texts: list[str], base: Base, truth: np.ndarray,
                              backend__collection="bench", backend__timeout_seconds=600,
                              backend__index_type=index_type)
         config = dataclasses.replace(config, index=dataclasses.replace(cfg, exact_max=0))  # index_type as asked
-        backend = milvus_backend.MilvusPublisher(config, log=lambda _: None)
+        backend = milvus_backend.MilvusPublisher(config)
         n = len(x)
         doc = Document(doc_id="synthetic", part="", title="synthetic", text="", source_file="synthetic.txt")
         data = IndexData({"version": "20260101T000000000000Z-00000000", "counts": {"chunks": n},

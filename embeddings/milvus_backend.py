@@ -27,9 +27,7 @@ import logging
 import math
 import os
 import re
-import sys
 import threading
-import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -209,7 +207,7 @@ def stopwords_of(manifest: dict) -> frozenset[str]:
 class MilvusPublisher:
     kind = "milvus"
 
-    def __init__(self, config: Config, log=None):
+    def __init__(self, config: Config):
         self.config = config
         self.settings = config.backend
         if not self.settings.uri:
@@ -217,7 +215,6 @@ class MilvusPublisher:
         if not NAME_RE.match(self.settings.collection):
             raise ConfigError(f"[backend] collection = {self.settings.collection!r}: letters, digits and _ only")
         self.alias = self.settings.collection
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.client = connect(self.settings.uri, self.settings.timeout_seconds)  # fail before any work
         self.registry = Registry(self.client, self.alias, self._call)
 
@@ -370,7 +367,8 @@ class PublishedRows:
 
         self.data = data
         self.stopwords = stopwords
-        self._tokens = tokenize_with([c.embed_text for c in data.chunks], stopwords)
+        # One string a passage (a list of term lists would hold ~100 objects a passage: GBs at 1M)
+        self._tokens = [" ".join(tokenize_with([c.embed_text], stopwords)[0]) for c in data.chunks]
         first: dict[str, int] = {}
         for sid, s in enumerate(data.sentences):
             first.setdefault(s.doc_key, sid)
@@ -385,7 +383,7 @@ class PublishedRows:
         doc = self.data.documents[chunk.doc_key]
         meta = {k: v for k, v in dataclasses.asdict(doc).items() if k != "text"}
         row = {
-            "chunk_id": chunk.chunk_id, "tokens": " ".join(self._tokens[i]), "doc_key": chunk.doc_key,
+            "chunk_id": chunk.chunk_id, "tokens": self._tokens[i], "doc_key": chunk.doc_key,
             "n": int(chunk.chunk_id.rsplit("#", 1)[1]),
             "doc": json.dumps(meta, ensure_ascii=False), "text": chunk.embed_text,
             "sentences": json.dumps([[sid - self._first[chunk.doc_key], self.data.sentences[sid].text]
@@ -408,5 +406,5 @@ class PublishedRows:
     def document_frequencies(self) -> dict[str, int]:
         df: Counter = Counter()
         for tokens in self._tokens:
-            df.update(t for t in set(tokens) if len(t.encode()) <= KEY_MAX)
+            df.update(t for t in set(tokens.split()) if len(t.encode()) <= KEY_MAX)
         return dict(df)

@@ -50,7 +50,7 @@ def milvus_settings(milvus_uri):
 
 
 def backend_for(config):
-    return milvus_backend.MilvusPublisher(config, log=lambda _: None)
+    return milvus_backend.MilvusPublisher(config)
 
 
 def stored_ids(config, collection: str) -> set[str]:
