@@ -1,15 +1,13 @@
 """Publishers: how a build writes a version into its search backend (the serving side, which reads
 it back, is embeddings/retrieval/).
 
-Every publisher does the same four things for the build:
+Every publisher does the same three things for the build:
 
     publish(data, previous)  bring the backend to ``data``: upsert and delete by chunk id against the
                              previous version, or write a new version from scratch; returns the
                              manifest's "backend" entry
     save(folder)             files of the backend inside the version folder (none for Milvus)
     swap(entry)              point readers at the new version, once its folder is ``current``
-    loader()                 how a serving process reads the version's own vector index file
-                             (None: there is none, the backend serves it)
 
 "faiss" (the default) is the FAISS + BM25 files inside the version folder; "milvus"
 (embeddings/milvus_backend.py) keeps passages, sentences and term statistics in Milvus. The version
@@ -45,19 +43,21 @@ class FaissPublisher:
     def swap(self, entry: dict) -> None:
         """Nothing to do: the version folder's files are the index, and ``current`` already points at it."""
 
-    def loader(self):
-        return lambda path, n, dim: vector_index.load_vector_index(path, n, dim, self.settings)
+
+def configured_kind(config: Config) -> str:
+    """The configured backend kind, refused with one clear line when it is not one of KINDS."""
+    kind = config.backend.kind
+    if kind not in KINDS:
+        raise ConfigError(f"config [backend] kind = {kind!r}: expected one of {', '.join(KINDS)}")
+    return kind
 
 
 def open_publisher(config: Config):
-    kind = config.backend.kind
-    if kind == "faiss":
+    if configured_kind(config) == "faiss":
         return FaissPublisher(config)
-    if kind == "milvus":
-        from embeddings.milvus_backend import MilvusPublisher
+    from embeddings.milvus_backend import MilvusPublisher
 
-        return MilvusPublisher(config)  # connects now: a bad URI fails before a build embeds anything
-    raise ConfigError(f"config [backend] kind = {kind!r}: expected one of {', '.join(KINDS)}")
+    return MilvusPublisher(config)  # connects now: a bad URI fails before a build embeds anything
 
 
 def backend_kind(manifest: dict) -> str:

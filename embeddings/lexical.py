@@ -47,15 +47,10 @@ def tokenize_with(texts: list[str], stopwords: frozenset[str]) -> list[list[str]
     return [stem([w for w in TOKEN_RE.findall(t.lower()) if w not in stopwords]) for t in texts]
 
 
-@dataclass
-class LexicalIndex:
-    data: np.ndarray       # BM25 score of each (token, chunk) pair, CSC by token
-    indices: np.ndarray    # chunk row of each score
-    indptr: np.ndarray     # column starts per token id
-    vocab: dict[str, int]
-    num_docs: int
+class Tokenizing:
+    """Tokenizing with a lexicon's stopwords: the local BM25 index and a remote term table alike."""
+
     stopwords: frozenset[str]
-    _by_initial: dict[str, list[str]] | None = field(default=None, repr=False)  # typo look-up, built on first use
 
     def tokenize(self, texts: list[str]) -> list[list[str]]:
         return tokenize_with(texts, self.stopwords)
@@ -63,6 +58,17 @@ class LexicalIndex:
     def question_terms(self, question: str) -> set[str]:
         """The stems of a question's subject words (stopwords and request phrasing left out)."""
         return set(tokenize_with([question], self.stopwords | REQUEST_WORDS)[0])
+
+
+@dataclass
+class LexicalIndex(Tokenizing):
+    data: np.ndarray       # BM25 score of each (token, chunk) pair, CSC by token
+    indices: np.ndarray    # chunk row of each score
+    indptr: np.ndarray     # column starts per token id
+    vocab: dict[str, int]
+    num_docs: int
+    stopwords: frozenset[str]
+    _by_initial: dict[str, list[str]] | None = field(default=None, repr=False)  # typo look-up, built on first use
 
     def scores(self, query: str) -> np.ndarray | None:
         """The BM25 score of every chunk for ``query``; None when no query term is in the vocabulary."""
@@ -93,7 +99,7 @@ class LexicalIndex:
             self._by_initial = {}
             for tok in self.vocab:
                 self._by_initial.setdefault(tok[:1], []).append(tok)
-        return unknown_words(text, self.stopwords, lambda tok: tok in self.vocab,
+        return unknown_words(text, self.stopwords, lambda stems: {t for t in stems if t in self.vocab},
                              lambda tok: self._by_initial.get(tok[:1], []))
 
     def idf(self, tokens: list[str]) -> dict[str, float]:
@@ -122,21 +128,19 @@ def typo_lengths(tok: str) -> tuple[int, int]:
     return math.ceil(n * TYPO_RATIO / (2 - TYPO_RATIO) - 1e-9), math.floor(n * (2 - TYPO_RATIO) / TYPO_RATIO + 1e-9)
 
 
-def unknown_words(text: str, stopwords: frozenset[str], known: Callable[[str], bool],
+def unknown_words(text: str, stopwords: frozenset[str], known: Callable[[list[str]], set[str]],
                   near: Callable[[str], list[str]]) -> list[str]:
-    """Words of ``text`` whose stems are not ``known``, unless one of ``near(stem)`` (known stems
-    with its first letter) is within TYPO_RATIO of it: whichever lexicon answers the look-ups."""
+    """Words of ``text`` whose stems are not ``known`` (asked once, for all of them), unless one of
+    ``near(stem)`` (known stems with its first letter) is within TYPO_RATIO of it: whichever lexicon
+    answers the look-ups."""
     import difflib
 
-    out = []
-    stem = stemmer().stemWord
     skip = stopwords | REQUEST_WORDS
-    for word in dict.fromkeys(w for w in TOKEN_RE.findall(text.lower()) if w not in skip):
-        tok = stem(word)
-        if known(tok) or difflib.get_close_matches(tok, near(tok), 1, TYPO_RATIO):
-            continue
-        out.append(word)
-    return out
+    stem = stemmer().stemWord
+    stems = {word: stem(word) for word in dict.fromkeys(w for w in TOKEN_RE.findall(text.lower()) if w not in skip)}
+    found = known(list(dict.fromkeys(stems.values())))
+    return [word for word, tok in stems.items()
+            if tok not in found and not difflib.get_close_matches(tok, near(tok), 1, TYPO_RATIO)]
 
 
 def build_bm25(texts: list[str], folder: Path) -> None:

@@ -66,7 +66,7 @@ _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
 
 
-def _short(exc: Exception) -> str:
+def short_error(exc: Exception) -> str:
     text = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
     return " ".join(str(text).split())[:200]
 
@@ -102,7 +102,7 @@ def connect(uri: str, timeout: float):
             hint = ("" if is_server_uri(uri) else
                     "; a Lite file opens in one process only: share it with `casebot serve-milvus` and "
                     "point uri at http://127.0.0.1:PORT")
-            raise BackendUnavailable(f"cannot open Milvus at {uri}: {_short(exc)}{hint}") from None
+            raise BackendUnavailable(f"cannot open Milvus at {uri}: {short_error(exc)}{hint}") from None
         _clients[uri] = client
         return client
 
@@ -144,7 +144,7 @@ def call(uri: str, timeout: float, what: str, fn, *args, **kwargs):
     try:
         return fn(*args, timeout=whole_seconds(timeout), **kwargs)
     except Exception as exc:
-        raise BackendUnavailable(f"Milvus at {uri}: {what} failed: {_short(exc)}") from None
+        raise BackendUnavailable(f"Milvus at {uri}: {what} failed: {short_error(exc)}") from None
 
 
 def unused_vector() -> list[float]:
@@ -354,9 +354,6 @@ class MilvusPublisher:
 
     def save(self, folder: Path) -> None:
         """No files: the passages live in Milvus."""
-
-    def loader(self):
-        return None
 
 
 class PublishedRows:

@@ -27,8 +27,7 @@ from embeddings.answer.question import Question
 from embeddings.config import Config
 from embeddings.documents import Document
 from embeddings.errors import BackendUnavailable, IndexMismatch, IndexMissing
-from embeddings.lexical import (REQUEST_WORDS, TOKEN_RE, stemmer, bm25_idf, tokenize_with, typo_lengths,
-                                unknown_words)
+from embeddings.lexical import Tokenizing, bm25_idf, typo_lengths, unknown_words
 from embeddings.passages import ChunkRecord, PassageSet, SentenceRecord
 from embeddings.retrieval.fusion import fuse
 from embeddings.retrieval.protocol import Retrieved
@@ -123,7 +122,7 @@ class MilvusRetriever:
                     rows = iterator.next()
                 except Exception as exc:
                     raise BackendUnavailable(f"the search service at {self.uri} is not answering "
-                                             f"({mb._short(exc)}); try again shortly") from None
+                                             f"({mb.short_error(exc)}); try again shortly") from None
                 if not rows:
                     return out
                 out.extend(Document(**json.loads(r["doc"]), text="") for r in rows)
@@ -181,7 +180,7 @@ class MilvusRetriever:
         return PassageSet(self._version, documents, chunks, sentences, vectors, sentence_vectors, self._lexicon)
 
 
-class MilvusLexicon:
+class MilvusLexicon(Tokenizing):
     """The corpus's term statistics from ``<collection>_terms``, a bounded cache in front."""
 
     def __init__(self, retriever: MilvusRetriever, stopwords: frozenset[str], num_docs: int, cache_size: int):
@@ -192,12 +191,6 @@ class MilvusLexicon:
         self.cache_size = cache_size
         self._df: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
-
-    def tokenize(self, texts: list[str]) -> list[list[str]]:
-        return tokenize_with(texts, self.stopwords)
-
-    def question_terms(self, question: str) -> set[str]:
-        return set(tokenize_with([question], self.stopwords | REQUEST_WORDS)[0])
 
     def document_frequency(self, tokens: list[str]) -> dict[str, int]:
         with self._lock:
@@ -219,10 +212,8 @@ class MilvusLexicon:
         return {t: bm25_idf(self.num_docs, df[t]) for t in tokens}
 
     def unknown_words(self, text: str) -> list[str]:
-        skip = self.stopwords | REQUEST_WORDS
-        stem = stemmer().stemWord
-        df = self.document_frequency([stem(w) for w in TOKEN_RE.findall(text.lower()) if w not in skip])
-        return unknown_words(text, self.stopwords, lambda tok: df[tok] > 0, self._near)
+        return unknown_words(text, self.stopwords,
+                             lambda stems: {t for t, n in self.document_frequency(stems).items() if n > 0}, self._near)
 
     def _near(self, tok: str) -> list[str]:
         """Known terms that could be ``tok`` misspelt: its first letter, a length difflib could match."""

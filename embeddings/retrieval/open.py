@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from embeddings import lexical, store
-from embeddings.backend import FaissPublisher, check_kind
+from embeddings import lexical, store, vector_index
+from embeddings.backend import check_kind, configured_kind
 from embeddings.config import Config
-from embeddings.errors import ConfigError
 
 
 def open_retriever(config: Config, manifest: dict, path):
     """FAISS mode loads the version folder (vectors, FAISS, BM25, passages); Milvus mode reads nothing
     more from it than the manifest already read."""
-    kind = config.backend.kind
-    if kind not in ("faiss", "milvus"):
-        from embeddings.backend import KINDS
-
-        raise ConfigError(f"config [backend] kind = {kind!r}: expected one of {', '.join(KINDS)}")
+    kind = configured_kind(config)
     check_kind(manifest, kind)
     if kind == "milvus":
         from embeddings.retrieval.milvus import MilvusRetriever
@@ -23,5 +18,8 @@ def open_retriever(config: Config, manifest: dict, path):
         return MilvusRetriever(config, manifest)
     from embeddings.retrieval.local import LocalRetriever
 
-    data = store.load_version(path, manifest, FaissPublisher(config).loader(), lexical.load_bm25)
+    def load_faiss(file, n, dim):
+        return vector_index.load_vector_index(file, n, dim, config.index)
+
+    data = store.load_version(path, manifest, load_faiss, lexical.load_bm25)
     return LocalRetriever(data, config.retrieval)

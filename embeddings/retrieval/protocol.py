@@ -32,6 +32,7 @@ class Retrieved:
 
 class Retriever(Protocol):
     kind: str
+    data: object  # the loaded version (store.IndexData) in FAISS mode; None when nothing is loaded here
 
     @property
     def version(self) -> str: ...
