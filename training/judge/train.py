@@ -1,9 +1,10 @@
 """Fine-tune the judge: a sentence-transformers CrossEncoder from all-MiniLM-L6-v2 on pairs.jsonl.
 
     .venv/bin/python training/judge/make_pairs.py     # pairs from casebot's own candidates
-    .venv/bin/python training/judge/train.py          # -> embeddings/judge_model/ (fp16 weights)
+    .venv/bin/python training/judge/train.py          # -> embeddings/answer/judge_model/ (fp16 weights)
 
-Fixed seeds, one epoch, batches of similar length (less padding, same data). The held-out clusters
+Fixed seeds, --epochs passes over the pairs (each shuffled anew), batches of similar length (less
+padding, same data). The held-out clusters
 (--holdout) are never trained on; their pair AUC is printed at each checkpoint. --checkpoints saves
 the model after those shares of the epoch too (the learning curve in the README is read off them).
 """
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PAIRS = ROOT / "training" / "judge" / "pairs.jsonl"
-OUT = ROOT / "embeddings" / "judge_model"
+OUT = ROOT / "embeddings" / "answer" / "judge_model"
 HOLDOUT = "w1/c06,w3/c06,w5/c06"
 
 
@@ -53,13 +54,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--base", default="all-MiniLM-L6-v2")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--pos-weight", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--holdout", default=HOLDOUT, help="clusters never trained on (comma-separated)")
     ap.add_argument("--limit", type=float, default=1.0, help="train on this share of the questions")
-    ap.add_argument("--checkpoints", default="", help="e.g. 0.25,0.5: also save after these shares")
+    ap.add_argument("--checkpoints", default="", help="e.g. 0.25,0.5: also save after these shares of the training")
     args = ap.parse_args()
 
     import numpy as np
@@ -90,7 +92,7 @@ def main() -> None:
     # The word-piece table stays as the base model learnt it: most of the model's weights, a sparse
     # signal here, and a third of each step's time on two cores.
     net.base_model.embeddings.word_embeddings.requires_grad_(False)
-    plan = batches(train, args.batch, rng)
+    plan = [b for _ in range(args.epochs) for b in batches(train, args.batch, rng)]
     steps = len(plan)
     optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
@@ -136,7 +138,7 @@ def main() -> None:
     (args.out / "training.json").write_text(json.dumps(
         {"base": args.base, "pairs": len(train), "positives": sum(r["label"] for r in train),
          "holdout": sorted(held), "batch": args.batch, "lr": args.lr, "max_length": args.max_length,
-         "pos_weight": args.pos_weight, "seed": args.seed, "steps": steps, "limit": args.limit,
+         "pos_weight": args.pos_weight, "seed": args.seed, "epochs": args.epochs, "steps": steps, "limit": args.limit,
          "seconds": round(time.time() - t0)}, indent=2) + "\n")
     print(f"saved {args.out} after {steps} steps in {(time.time() - t0) / 60:.1f} min", file=sys.stderr)
 
