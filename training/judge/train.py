@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--base", default="all-MiniLM-L6-v2")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--pos-weight", type=float, default=4.0)
