@@ -38,7 +38,7 @@ from embeddings.answer import combiner  # noqa: E402
 from embeddings.answer.candidates import score  # noqa: E402
 from embeddings.answer.compose import compose  # noqa: E402
 from embeddings.answer.decision import decide  # noqa: E402
-from embeddings.answer.judge import judge_pool  # noqa: E402
+from embeddings.answer.judge import JudgePool, judge_pool  # noqa: E402
 from embeddings.answer.question import Question  # noqa: E402
 from embeddings.answer.readers import GuardedReader  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
@@ -59,8 +59,13 @@ class Prepared:
     q: Question
     hits: list
     candidates: list
-    judged: tuple
+    judged: JudgePool
     seconds: float
+
+    @property
+    def pool(self) -> tuple:
+        """The judge's pool with every logit (read once, in prepare)."""
+        return self.judged.read_all()
 
 
 def prepare(engine: Engine, item: dict) -> Prepared:
@@ -70,6 +75,7 @@ def prepare(engine: Engine, item: dict) -> Prepared:
     hits = hybrid_search(data, q, config.retrieval, {})
     candidates = score(data, hits, q, config.answer, config.decision.scorer)
     judged = judge_pool(engine.judge, data, hits, q, config)
+    judged.read_all()  # every configuration below then reads its logits from the pool's cache
     return Prepared(item, q, hits, candidates, judged, time.perf_counter() - t0)
 
 
@@ -88,7 +94,10 @@ def run(engine: Engine, prepared: list[Prepared], config, seeds, reader=None, ju
     return rows
 
 
-def with_policy(config, **changes):
+def with_policy(config, read=None, **changes):
+    """``config`` with [decision.judge] ``changes`` (and [judge] read, when given)."""
+    if read is not None:
+        config = replace(config, judge=replace(config.judge, read=read))
     return replace(config, decision=replace(config.decision, judge=replace(config.decision.judge, **changes)))
 
 
@@ -146,7 +155,7 @@ def pool_recall(engine, prepared: list[Prepared], depth_reader: int) -> dict:
     return {"answerable": len(facts),
             f"in the reader's {depth_reader} candidates": sum(any(holds(data, c, p.item) for c in p.candidates[:depth_reader])
                                                               for p in facts),
-            "in the judge's pool": sum(any(holds(data, c, p.item) for c in p.judged) for p in facts)}
+            "in the judge's pool": sum(any(holds(data, c, p.item) for c in p.pool) for p in facts)}
 
 
 def holds(data, c, item: dict) -> bool:
@@ -164,13 +173,13 @@ def diagnostics(engine, prepared: list[Prepared]) -> dict:
     from sklearn.metrics import roc_auc_score
 
     data = engine.data
-    reach = [p for p in prepared if p.judged and any(holds(data, c, p.item) for c in p.judged)]
-    y = [p in reach for p in prepared if p.judged]
-    best = [max(c.judge for c in p.judged) for p in prepared if p.judged]
-    evidence = [max(c.evidence for c in p.judged) for p in prepared if p.judged]
+    reach = [p for p in prepared if p.pool and any(holds(data, c, p.item) for c in p.pool)]
+    y = [p in reach for p in prepared if p.pool]
+    best = [max(c.judge for c in p.pool) for p in prepared if p.pool]
+    evidence = [max(c.evidence for c in p.pool) for p in prepared if p.pool]
     return {"answer in pool": len(reach),
-            "judge's top holds it": sum(holds(data, max(p.judged, key=lambda c: c.judge), p.item) for p in reach),
-            "extractive first holds it": sum(holds(data, p.judged[0], p.item) for p in reach),
+            "judge's top holds it": sum(holds(data, max(p.pool, key=lambda c: c.judge), p.item) for p in reach),
+            "extractive first holds it": sum(holds(data, p.pool[0], p.item) for p in reach),
             "AUC best judge logit": round(roc_auc_score(y, best), 3),
             "AUC best evidence": round(roc_auc_score(y, evidence), 3)}
 
@@ -204,22 +213,27 @@ def main() -> None:
     report: dict = {"fitted": {}}
     if args.fit:
         best = None
-        grid = [("extractive", 0.0, 1.01)] + [("judge", cw, aq) for cw in (0.0, 1.0, 3.0, 10.0) for aq in (0.5, 0.8, 1.01)]
-        for pick, choice_weight, also_quote in grid:
-            cfg = with_policy(base, pick=pick, features=JUDGE_FEATURES, choice_weight=choice_weight, also_quote=also_quote)
+        # The extractive pick at each reading depth (the fewest sentences first: a tie goes to the
+        # faster), then the judge's own pick (it reads the whole pool).
+        depth = base.judge.candidates
+        grid = [("extractive", 0.0, 1.01, n) for n in (2, 3, 4, 6, depth) if n <= depth] + [
+            ("judge", cw, aq, depth) for cw in (0.0, 1.0, 3.0, 10.0) for aq in (0.5, 0.8, 1.01)]
+        for pick, choice_weight, also_quote, read in grid:
+            cfg = with_policy(base, read=read, pick=pick, features=JUDGE_FEATURES, choice_weight=choice_weight,
+                              also_quote=also_quote)
             rows = open_rows(engine, prepared["tune"], cfg, seeds)
             b, w = fit(rows, args.l2)
             t, right, wrong = threshold_for(rows, b, w, args.max_wrong)
             ceiling = sum(r["right_if_answered"] for r in rows)
-            print(f"pick {pick}, choice_weight {choice_weight}, also_quote {also_quote}: tuning half {right} right, "
-                  f"{wrong} wrong at P >= {t} (right if all answered: {ceiling})")
+            print(f"pick {pick}, read {read}, choice_weight {choice_weight}, also_quote {also_quote}: tuning half "
+                  f"{right} right, {wrong} wrong at P >= {t} (right if all answered: {ceiling})")
             if best is None or right > best[0]:
                 best = (right, cfg, b, w, t, rows)
         _, config, b, w, t, rows = best
         c = closest_threshold(rows, b, w, t, args.closest_share)
         config = with_policy(config, bias=b, weights=tuple(w), answer_above=t, closest_above=c)
         j = config.decision.judge
-        lines = [f"pick = \"{j.pick}\"", f"features = {json.dumps(list(j.features))}", f"choice_weight = {j.choice_weight}",
+        lines = [f"[judge] read = {config.judge.read}", f"pick = \"{j.pick}\"", f"features = {json.dumps(list(j.features))}", f"choice_weight = {j.choice_weight}",
                  f"also_quote = {j.also_quote}", f"bias = {j.bias:.4f}",
                  f"weights = [{', '.join(f'{x:.4f}' for x in j.weights)}]",
                  f"answer_above = {j.answer_above}", f"closest_above = {j.closest_above}"]
@@ -267,7 +281,7 @@ def main() -> None:
         print(f"closest passage (full judge): {extra['judge + checks + combiner']}")
         print(f"coverage at risk (right answers at most this share wrong, full judge): {curve}")
         print(f"answer in the pool: {pool_recall(engine, its, base.reader.candidates)}")
-        print(f"retrieval + candidates + judge p50: {secs[len(secs) // 2] * 1e3:.0f} ms")
+        print(f"retrieval + candidates + the judge reading its whole pool p50: {secs[len(secs) // 2] * 1e3:.0f} ms")
         report[name] = {"columns": columns, "closest": extra, "coverage_at_risk": curve,
                         "pool": pool_recall(engine, its, base.reader.candidates),
                         "prepare_ms_p50": secs[len(secs) // 2] * 1e3}

@@ -105,6 +105,7 @@ class JudgeSettings:
     onnx: Path                  # where the ONNX export is kept
     passages: int
     candidates: int
+    read: int                   # with pick = "extractive", the judge reads the first `read` candidates and the pick
     threads: int
     batch_size: int
     logit_bound: float

@@ -89,11 +89,10 @@ class Engine:
         data, hits = found.passages, found.hits
         clock.lap("search")
         candidates = score(data, hits, q, self.config.answer, self.config.decision.scorer)
-        judged = None
-        if self.judge is not None:
-            judged = judge_pool(self.judge, data, hits, q, self.config)
-            clock.lap("judge")
+        judged = judge_pool(self.judge, data, hits, q, self.config) if self.judge is not None else None
         decision = decide(q, data, candidates, self.reader, self.config, judged)
+        if judged is not None:
+            clock.lap("judge")  # its pool, the decision and the sentences the judge read for it
         return compose(q, data, hits, decision, self.config, clock, self.judge_failed)
 
     def reindex(self, full: bool = False, progress: bool = False) -> BuildReport:

@@ -112,11 +112,48 @@ def test_the_judge_tells_answerable_questions_from_the_rest(judge_engine):
         hits = hybrid_search(data, q, config.retrieval, {})
         pool = judge_pool(engine.judge, data, hits, q, config)
         labels.append(item["kind"] == "fact")
-        best_logit.append(max((c.judge for c in pool), default=-99.0))
+        best_logit.append(max((c.judge for c in pool.read_all()), default=-99.0))
         best_evidence.append(max((c.evidence for c in score(data, hits, q, config.answer, "extractive")), default=0.0))
     judge_auc, evidence_auc = roc_auc_score(labels, best_logit), roc_auc_score(labels, best_evidence)
     print(f"AUC: judge {judge_auc:.3f}, evidence {evidence_auc:.3f}")
     assert judge_auc >= evidence_auc
+
+
+def test_the_judge_reads_only_what_the_decision_asks_for(judge_engine):
+    """A pool is read on demand: the sentences asked for carry the judge's logit (the same as reading
+    the whole pool at once), the others none, whatever was read before; the default decision reads
+    ``[judge] read`` sentences and the pick, and with ``read`` at the pool's size decides as before."""
+    from embeddings.answer.candidates import score
+    from embeddings.answer.decision import decide
+    from embeddings.answer.judge import judge_pool
+    from embeddings.answer.question import Question
+    from embeddings.retrieval.local import hybrid_search
+
+    engine, data, config = judge_engine, judge_engine.data, judge_engine.config
+    calls = []
+
+    class Counting:
+        def logits(self, question, texts):
+            calls.append(len(texts))
+            return engine.judge.logits(question, texts)
+
+    q = Question.ask("How much did Facebook agree to pay over facial recognition in Illinois?",
+                     config.question.max_chars, engine.query_encoder, data.lexicon)
+    hits = hybrid_search(data, q, config.retrieval, {})
+    candidates = score(data, hits, q, config.answer, config.decision.scorer)
+    pool = judge_pool(Counting(), data, hits, q, config)
+    assert len(pool) == config.judge.candidates and calls == []
+    decision = decide(q, data, candidates, None, config, pool)
+    assert decision.picked and sum(calls) <= config.judge.read + 1
+    first = pool.read([0, 1])
+    assert [c.judge is not None for c in first] == [True, True] + [False] * (len(pool) - 2)
+    every = pool.read_all()
+    whole = engine.judge.logits(q.text, list(pool.texts))
+    assert np.allclose([c.judge for c in every], whole, atol=1e-4)
+    assert [c.judge is not None for c in pool.read([0, 1])] == [c.judge is not None for c in first]
+    reading_all = replace(config, judge=replace(config.judge, read=config.judge.candidates))
+    again = decide(q, data, candidates, None, reading_all, judge_pool(engine.judge, data, hits, q, config))
+    assert [c.sid for c in again.picked] == [c.sid for c in decision.picked]
 
 
 def test_closest_passages_are_quoted_verbatim_and_never_an_answer(judge_engine):

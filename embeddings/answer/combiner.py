@@ -48,8 +48,8 @@ FEATURES: dict[str, Callable[[Proposal], float]] = {
     "unknown_share": lambda p: p.q.unknown_share,
     # the judge's logit for the proposed sentence, bounded to ±logit_bound
     "judge": lambda p: _bounded(p.chosen.judge, p.logit_bound),
-    # the best judge logit among the other candidates: a close rival says the pick is uncertain
-    "judge_rival": lambda p: _bounded(max((c.judge for i, c in enumerate(p.candidates) if i != p.index),
+    # the best judge logit among the other candidates the judge read: a close rival says the pick is uncertain
+    "judge_rival": lambda p: _bounded(max((c.judge for i, c in enumerate(p.candidates) if i != p.index and c.judge is not None),
                                           default=-p.logit_bound), p.logit_bound),
     # where the proposed sentence stands in the extractive order: 1 first, 1/2 second...
     "extractive_rank": lambda p: 1.0 / (1 + p.index),

@@ -26,6 +26,7 @@ from typing import Callable
 from embeddings.answer import combiner
 from embeddings.answer.candidates import Scored, is_title, near_duplicate
 from embeddings.answer.checks import CHECKS, Check, failed
+from embeddings.answer.judge import JudgePool
 from embeddings.answer.question import Question
 from embeddings.answer.readers.prompt import candidate_line
 from embeddings.answer.readers.protocol import ReaderFailed, Reading
@@ -63,7 +64,7 @@ class Case:
     reading: Reading | ReaderFailed | None
     reader: str
     config: Config
-    judged: tuple[Scored, ...] | None = None  # the judge's pool, with its logits; None: no judge
+    judged: JudgePool | None = None  # the judge's pool, read on demand; None: no judge
 
     def decide(self, picked, checks, note=None, features=None, closest=()) -> Decision:
         return Decision(tuple(picked), tuple(checks), note, self.reader, self.reading,
@@ -131,14 +132,24 @@ def judged(case: Case) -> Decision:
     runners-up, one of the asked-for kind). Whether to quote them: the fitted combiner of the judge's
     logits and the extractive scores gives P(right); at ``answer_above`` they are quoted, between
     ``closest_above`` and ``answer_above`` the first is shown as the closest passage, not an answer,
-    and below it the question is declined."""
-    q, data, pool, j = case.q, case.data, list(case.judged), case.config.decision.judge
-    if not pool:
+    and below it the question is declined. The judge reads the whole pool for ``pick = "judge"``;
+    for ``pick = "extractive"`` only the first ``[judge] read`` sentences and the one to quote (its
+    logit and its best rival's are what the combiner reads)."""
+    q, j = case.q, case.config.decision.judge
+    if not len(case.judged):
         return case.decide([], [Check("evidence", False, "no quotable sentence for the judge")])
-    picked, checks = _pick_by_judge(case, pool) if j.pick == "judge" else _pick_extractive(case, pool)
+    if j.pick == "judge":
+        pool = list(case.judged.read_all())
+        picked, checks = _pick_by_judge(case, pool)
+    else:
+        pool = list(case.judged.sentences)
+        picked, checks = _pick_extractive(case, pool)
     if not picked:
         return case.decide([], checks)
     chosen = pool.index(picked[0])
+    if j.pick != "judge":
+        pool = list(case.judged.read([*range(case.config.judge.read), chosen]))
+        picked = [pool[case.judged.sentences.index(c)] for c in picked]
     x = combiner.features(j.features, combiner.Proposal(q, pool[chosen], chosen, pool, case.reading,
                                                          case.config.reader.confidence_bound,
                                                          case.config.judge.logit_bound))
@@ -205,7 +216,7 @@ POLICIES: dict[str, Policy] = {"extractive": extractive, "reader": with_reader, 
 
 
 def decide(q: Question, data: PassageReading, candidates: list[Scored], reader, config: Config,
-           judged: tuple[Scored, ...] | None = None) -> Decision:
+           judged: JudgePool | None = None) -> Decision:
     """The decision stage: the gates every question passes, then the reader (when there is one) and
     the policy ``[decision]`` names for what the judge and the reader said."""
     s = config.answer

@@ -9,7 +9,9 @@ and numpy: no torch.
 
 The judge reads each candidate as ``Document.headed`` writes it (the reader is shown the same);
 training (training/judge/make_pairs.py) and query time both call it, so the model is always shown
-the heading it was trained on.
+the heading it was trained on. It reads a sentence of its pool only when a policy asks for that
+sentence's logit (``JudgePool.read``): the default policy quotes by the extractive order and asks for
+the first ``[judge] read`` sentences and the one it would quote, not the whole pool.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import os
 import shutil
 import threading
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -168,10 +171,37 @@ def judge_candidates(data: PassageReading, hits: list[Hit], q: Question, config:
     return score_sentences(data, hits, q, deeper)[: config.judge.candidates]
 
 
-def judge_pool(judge: Judge, data: PassageReading, hits: list[Hit], q: Question, config: Config) -> tuple[Scored, ...]:
-    """The judge stage: its candidates, each with the judge's logit, in extractive order."""
-    pool = judge_candidates(data, hits, q, config)
-    texts = [data.documents[data.sentences[c.sid].doc_key].headed(data.sentences[c.sid].text) for c in pool]
-    logits = judge.logits(q.text, texts) if pool else []
-    return tuple(replace(c, judge=float(z)) for c, z in zip(pool, logits))
+@dataclass
+class JudgePool:
+    """The judge's pool, in extractive order, for one question; each sentence is read by the judge
+    the first time a policy asks for its logit, and only once."""
 
+    sentences: tuple[Scored, ...]
+    texts: tuple[str, ...]          # each sentence headed by its outlet and date, as the judge reads it
+    question: str
+    judge: Judge
+    _logits: dict[int, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def read(self, indices: Iterable[int]) -> tuple[Scored, ...]:
+        """The pool with the judge's logit on the sentences at ``indices`` (read now unless read
+        before) and none on the others, whatever was read before: what a policy sees does not depend
+        on what another asked."""
+        wanted = {i for i in indices if 0 <= i < len(self.sentences)}
+        todo = sorted(i for i in wanted if i not in self._logits)
+        if todo:
+            logits = self.judge.logits(self.question, [self.texts[i] for i in todo])
+            self._logits.update((i, float(z)) for i, z in zip(todo, logits))
+        return tuple(replace(c, judge=self._logits[i]) if i in wanted else c for i, c in enumerate(self.sentences))
+
+    def read_all(self) -> tuple[Scored, ...]:
+        return self.read(range(len(self.sentences)))
+
+
+def judge_pool(judge: Judge, data: PassageReading, hits: list[Hit], q: Question, config: Config) -> JudgePool:
+    """The judge stage: its candidates in extractive order, to be read on demand."""
+    pool = judge_candidates(data, hits, q, config)
+    texts = tuple(data.documents[data.sentences[c.sid].doc_key].headed(data.sentences[c.sid].text) for c in pool)
+    return JudgePool(tuple(pool), texts, q.text, judge)
