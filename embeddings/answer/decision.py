@@ -72,7 +72,7 @@ class Case:
 
 
 def extractive(case: Case) -> Decision:
-    q, data, scored, s = case.q, case.data, case.candidates, case.config.answer
+    q, scored, s = case.q, case.candidates, case.config.answer
     best = max(c.evidence for c in scored)
     if best < s.decline_below:
         return case.decide([], [Check("evidence", False, f"best evidence {best:.2f} < decline_below {s.decline_below}")])
@@ -138,18 +138,16 @@ def judged(case: Case) -> Decision:
     q, j = case.q, case.config.decision.judge
     if not len(case.judged):
         return case.decide([], [Check("evidence", False, "no quotable sentence for the judge")])
-    if j.pick == "judge":
-        pool = list(case.judged.read_all())
-        picked, checks = _pick_by_judge(case, pool)
-    else:
-        pool = list(case.judged.sentences)
-        picked, checks = _pick_extractive(case, pool)
+    by_judge = j.pick == "judge"
+    pool = list(case.judged.read_all() if by_judge else case.judged.sentences)
+    picked, checks = _pick_by_judge(case, pool) if by_judge else _pick_extractive(case, pool)
     if not picked:
         return case.decide([], checks)
     chosen = pool.index(picked[0])
-    if j.pick != "judge":
+    if not by_judge:  # now the judge reads the pick and the first [judge] read sentences
+        at = {c.sid: i for i, c in enumerate(pool)}
         pool = list(case.judged.read([*range(case.config.judge.read), chosen]))
-        picked = [pool[case.judged.sentences.index(c)] for c in picked]
+        picked = [pool[at[c.sid]] for c in picked]
     x = combiner.features(j.features, combiner.Proposal(q, pool[chosen], chosen, pool, case.reading,
                                                          case.config.reader.confidence_bound,
                                                          case.config.judge.logit_bound))
