@@ -120,6 +120,7 @@ def leaks(text: str, fingerprint: tuple[set[str], set[str], set[str]]) -> list[s
 
 def label_problems(cluster: Path) -> list[str]:
     docs = " ".join(" ".join(p.read_text(errors="ignore").split()) for p in sorted((cluster / "docs").iterdir()))
+    docs += " " + docs.replace('\\"', '"')  # front matter values as YAML reads them (escaped quotes)
     problems = []
     for n, line in enumerate((cluster / "questions.jsonl").read_text().splitlines(), start=1):
         if not line.strip():
