@@ -29,3 +29,33 @@ def test_the_check_would_catch_seed_text():
     assert corpus_check.leaks(line, fingerprint), seed
     assert corpus_check.leaks("The Clearview AI settlement was filed.", fingerprint)
     assert not corpus_check.leaks("Pixelwell agreed to pay $4.2 million to Calder users.", fingerprint)
+
+
+def test_contrast_pairs_remove_the_answer_or_ask_about_another_party():
+    """augment.py: from a labelled answer, one pair without the answer words and one about a party
+    of another case, both negatives; nothing else of the pair changes."""
+    spec = importlib.util.spec_from_file_location("augment", PROJECT_ROOT / "training" / "judge" / "augment.py")
+    augment = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(augment)
+    items = {}
+    for path in sorted(corpus_check.CORPUS.glob("w1/*/questions.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                item = __import__("json").loads(line)
+                items[item["id"]] = item
+    item = items["w1-c01-q001"]
+    sentence = item["answer_sentences"][0]
+    row = {"qid": item["id"], "cluster": "w1/c01", "kind": "answerable", "question": item["question"],
+           "candidate": f"(Some Outlet, 2025-03-03) {sentence}", "label": 1, "pool_rank": 0}
+    made = {r["augment"]: r for r in augment.contrasts([row], items)}
+    assert set(made) == {"answer-removed", "other-party"}
+    removed, other = made["answer-removed"], made["other-party"]
+    assert removed["label"] == 0 and removed["question"] == row["question"]
+    assert removed["candidate"].startswith("(Some Outlet, 2025-03-03) Upon information and belief")
+    assert not any(a.casefold() in removed["candidate"].casefold() for a in item["answer"])
+    assert other["label"] == 0 and other["candidate"] == row["candidate"]
+    assert "Pixelwell" in row["question"] and "Pixelwell" not in other["question"]
+    swapped = other["question"].replace(row["question"].split("Pixelwell")[0], "", 1).split(" pulled")[0]
+    assert swapped and swapped.casefold() not in sentence.casefold()
+    assert all(w not in augment.words(sentence) for w in augment.words(swapped))
+    assert augment.contrasts([{**row, "label": 0}], items) == []

@@ -4,7 +4,9 @@ Each cluster of ``training/judge/corpus/<writer>/<cluster>/docs`` is indexed wit
 index per cluster, as a real seeds folder would be); every question of its ``questions.jsonl`` then
 runs through the same question, retrieval and candidate stages as ``casebot ask``, and every sentence
 of the judge's pool becomes one pair, shown with the heading the judge sees at query time
-(``Document.headed``). So the negatives are the real near-misses the pipeline produces.
+(``Document.headed``). So the negatives are the real near-misses the pipeline produces. Then each
+positive gets its contrast negatives (``augment.py``: the same sentence with the answer words
+removed, the same question about another party), marked ``"augment"``.
 
 A pool sentence is labelled 1 when it is one of the question's ``answer_sentences`` (matched after
 normalising, or mostly the same words) and holds one of its ``answer`` strings (in the sentence or its
@@ -13,7 +15,7 @@ and left out when it holds the answer words without being a labelled sentence (a
 of the answer: not safe as a negative). Answer sentences the pool missed are added as positives, so
 the judge also learns the answers that retrieval finds hard.
 
-    .venv/bin/python training/judge/make_pairs.py            # -> training/judge/pairs.jsonl
+    .venv/bin/python training/judge/make_pairs.py   # -> training/judge/pairs.jsonl, its counts in pairs.json
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings.text import plain as normalize  # noqa: E402
+from training.judge.augment import contrasts  # noqa: E402
 
 CORPUS = ROOT / "training" / "judge" / "corpus"
 OUT = ROOT / "training" / "judge" / "pairs.jsonl"
@@ -70,6 +73,11 @@ def main() -> None:
     base = load_config(env={})
     encoder = Encoder.from_config(base.model)
     n_pairs = n_pos = n_q = 0
+    items: dict[str, dict] = {}
+    positives: list[dict] = []
+    pools: list[int] = []
+    with_positive: set[str] = set()
+    in_pool: set[str] = set()
     with open(args.out, "w") as out, tempfile.TemporaryDirectory() as tmp:
         for cluster in clusters(args.corpus):
             name = f"{cluster.parent.name}/{cluster.name}"
@@ -85,12 +93,14 @@ def main() -> None:
                 if not line.strip():
                     continue
                 item = json.loads(line)
+                items[item["id"]] = item
                 n_q += 1
                 gold = item.get("answer_sentences") or [] if item["kind"] == "answerable" else []
                 answers = [normalize(a) for a in item.get("answer") or []] if gold else []
                 q = Question.ask(item["question"], config.question.max_chars, engine.query_encoder, data.lexicon)
                 pool = judge_candidates(data, hybrid_search(data, q, config.retrieval, {}), q, config)
                 sids = [c.sid for c in pool]
+                pools.append(len(sids))
                 # answer sentences the pool missed join as extra positives
                 missing = [g for g in gold if not any(matches(data.sentences[s].text, g) for s in sids)]
                 extra = [sid for sid, sent in enumerate(data.sentences)
@@ -108,12 +118,29 @@ def main() -> None:
                         label = 0
                     n_pairs += 1
                     n_pos += label
-                    out.write(json.dumps({"qid": item["id"], "cluster": name, "kind": item["kind"],
-                                          "category": item.get("category"), "question": item["question"],
-                                          "candidate": text, "label": label,
-                                          "pool_rank": rank if rank < len(sids) else None}) + "\n")
+                    row = {"qid": item["id"], "cluster": name, "kind": item["kind"],
+                           "category": item.get("category"), "question": item["question"],
+                           "candidate": text, "label": label, "pool_rank": rank if rank < len(sids) else None}
+                    out.write(json.dumps(row) + "\n")
+                    if label:
+                        positives.append(row)
+                        with_positive.add(item["id"])
+                        if rank < len(sids):
+                            in_pool.add(item["id"])
             print(f"{name}: {n_q} questions, {n_pairs} pairs, {n_pos} positive so far", file=sys.stderr)
-    print(f"wrote {n_pairs} pairs ({n_pos} positive) for {n_q} questions to {args.out}", file=sys.stderr)
+        made = contrasts(positives, items)
+        for row in made:
+            out.write(json.dumps(row) + "\n")
+    kinds = {k: sum(r["augment"] == k for r in made) for k in sorted({r["augment"] for r in made})}
+    counts = {"pairs": n_pairs + len(made), "positives": n_pos, "contrasts": kinds, "questions": n_q,
+              "answerable": sum(i["kind"] == "answerable" for i in items.values()),
+              "answerable_with_positive": len(with_positive),
+              "answerable_with_positive_in_pool": len(in_pool),
+              "pool_size_mean": round(sum(pools) / max(len(pools), 1), 1)}
+    if args.out == OUT:
+        (OUT.parent / "pairs.json").write_text(json.dumps(counts, indent=2) + "\n")
+    print(f"wrote {counts['pairs']} pairs ({n_pos} positive, contrasts {kinds}) for {n_q} questions "
+          f"to {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
     .venv/bin/python training/judge/train.py          # -> embeddings/answer/judge_model/ (fp16 weights)
 
 Fixed seeds, --epochs passes over the pairs (each shuffled anew), batches of similar length (less
-padding, same data). The held-out clusters
-(--holdout) are never trained on; their pair AUC is printed at each checkpoint. --checkpoints saves
-the model after those shares of the epoch too (the learning curve in the README is read off them).
+padding, same data). The held-out clusters (--holdout) are never trained on; at each checkpoint their
+pair AUC is printed on the pipeline's own pairs and, apart, on their positives against the contrast
+negatives made from them. --no-contrasts trains without the contrast pairs (the judge before them).
+--checkpoints saves the model after those shares of the training too (the learning curve in the
+README is read off them).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def main() -> None:
     ap.add_argument("--pos-weight", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--holdout", default=HOLDOUT, help="clusters never trained on (comma-separated)")
+    ap.add_argument("--contrasts", action=argparse.BooleanOptionalAction, default=True,
+                    help="train on the contrast pairs (augment.py) too")
+    ap.add_argument("--contrast-copies", type=int, default=1,
+                    help="each contrast pair this many times in an epoch (a heavier weight on them)")
     ap.add_argument("--limit", type=float, default=1.0, help="train on this share of the questions")
     ap.add_argument("--checkpoints", default="", help="e.g. 0.25,0.5: also save after these shares of the training")
     args = ap.parse_args()
@@ -77,8 +83,10 @@ def main() -> None:
     rng = random.Random(args.seed)
     rows = [json.loads(line) for line in args.pairs.read_text().splitlines() if line.strip()]
     held = set(filter(None, args.holdout.split(",")))
-    train = [r for r in rows if r["cluster"] not in held]
-    dev = [r for r in rows if r["cluster"] in held]
+    train = [r for r in rows if r["cluster"] not in held and (args.contrasts or not r.get("augment"))]
+    dev = [r for r in rows if r["cluster"] in held and not r.get("augment")]
+    dev_contrast = [r for r in rows if r["cluster"] in held and (r.get("augment") or r["label"] == 1)]
+    train += [r for r in train if r.get("augment")] * (args.contrast_copies - 1)
     if args.limit < 1.0:
         qids = sorted({r["qid"] for r in train})
         keep = set(random.Random(args.seed).sample(qids, int(len(qids) * args.limit)))
@@ -103,11 +111,13 @@ def main() -> None:
         if not dev:
             return
         net.eval()
-        scores = model.predict([(r["question"], r["candidate"]) for r in dev], batch_size=64,
-                               show_progress_bar=False)
+        line = f"[{tag}]"
+        for name, part in (("held-out pair AUC", dev), ("contrast AUC", dev_contrast)):
+            scores = model.predict([(r["question"], r["candidate"]) for r in part], batch_size=64,
+                                   show_progress_bar=False)
+            line += f"  {name} {auc([r['label'] for r in part], list(map(float, scores))):.3f}"
         net.train()
-        print(f"[{tag}] held-out pair AUC {auc([r['label'] for r in dev], list(map(float, scores))):.3f}",
-              file=sys.stderr, flush=True)
+        print(line, file=sys.stderr, flush=True)
 
     net.train()
     t0 = time.time()
@@ -138,7 +148,8 @@ def main() -> None:
     (args.out / "training.json").write_text(json.dumps(
         {"base": args.base, "pairs": len(train), "positives": sum(r["label"] for r in train),
          "holdout": sorted(held), "batch": args.batch, "lr": args.lr, "max_length": args.max_length,
-         "pos_weight": args.pos_weight, "seed": args.seed, "epochs": args.epochs, "steps": steps, "limit": args.limit,
+         "pos_weight": args.pos_weight, "seed": args.seed, "epochs": args.epochs,
+         "contrasts": sum(bool(r.get("augment")) for r in train), "contrast_copies": args.contrast_copies, "steps": steps, "limit": args.limit,
          "seconds": round(time.time() - t0)}, indent=2) + "\n")
     print(f"saved {args.out} after {steps} steps in {(time.time() - t0) / 60:.1f} min", file=sys.stderr)
 

@@ -1,0 +1,147 @@
+"""Contrast pairs made from the judge's own positives: the near misses the corpus has too few of.
+
+Two kinds, each a negative built from a positive pair (question, answering sentence) of an
+answerable training question, so that the only difference from a pair labelled 1 is the one that
+decides the answer:
+
+- ``answer-removed``: the sentence with its answer words replaced by a vague phrase ("at least 380
+  million photographs" -> "at least an unspecified number of photographs"; a name -> "a party it did
+  not name"). The same sentence, on the same topic, that no longer states the answer.
+- ``other-party``: the question asked about another party of the same case ("How much did Acme agree
+  to pay?" -> "How much did Bolt agree to pay?") against the sentence that names the first one and
+  not the second: a sentence about a different defendant, regulator or company than the one asked.
+
+Only answers that are figures, dates or names are replaced (a phrase like "delete the data" has no
+vague stand-in that keeps the sentence a sentence), and only when no answer string is left anywhere
+in the shown text. A name is swapped only for one that shares no word with the sentence or with the
+name it replaces (so not an alias of the same party). Seeded: the same pairs give the same contrasts.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from embeddings.text import plain as normalize
+
+MONTHS = ("january february march april may june july august september october november december "
+          "jan feb mar apr jun jul aug sep sept oct nov dec").split()
+NOT_NAMES = set("""how what when where who whom whose which why did does do is are was were has have had can could
+will would should may might must the a an in on at of for and or but to from by with after before under
+according if it its this that these those there i we you he she they us u.s. ai eu uk un
+monday tuesday wednesday thursday friday saturday sunday""".split()) | set(MONTHS)
+CONNECTORS = {"of", "&", "and", "for", "de", "la", "van", "von", "der"}
+
+MONEY = ["an undisclosed sum", "an amount that was not made public", "a sum the parties did not disclose"]
+DATE = ["an unspecified date", "a date it did not give", "a later date"]
+NUMBER = ["an unspecified number", "a number it did not give", "an undisclosed number"]
+NAME = ["a party it did not name", "another party", "an unnamed party", "one of the parties"]
+
+_TOKEN = re.compile(r"[\w][\w'’.&-]*|&")
+
+
+def names(text: str) -> list[str]:
+    """Runs of capitalised words (with 'of', '&' and the like between them) after the first word."""
+    out: list[str] = []
+    run: list[str] = []
+    for token in _TOKEN.findall(text)[1:] + [""]:
+        word = token.rstrip(".'’").removesuffix("'s").removesuffix("’s")
+        if word and word[0].isupper() and word.casefold() not in NOT_NAMES:
+            run.append(word)
+        elif run and word.casefold() in CONNECTORS:
+            run.append(word)
+        else:
+            while run and run[-1].casefold() in CONNECTORS:
+                run.pop()
+            if run:
+                out.append(" ".join(run))
+            run = []
+    return out
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", normalize(text)))
+
+
+def filler(answer: str, rng: random.Random) -> str | None:
+    """A vague stand-in for an answer of this shape, or None for answers that have none."""
+    low = answer.casefold()
+    if len(low.split()) > 4:
+        return None
+    if re.search(r"[$€£]|\b(dollars?|euros?|pounds?)\b", low):
+        return rng.choice(MONEY)
+    if any(re.search(rf"\b{m}\b", low) for m in MONTHS) or re.fullmatch(r"(19|20)\d\d", low.strip()):
+        return rng.choice(DATE)
+    if re.search(r"\d", low):
+        return rng.choice(NUMBER)
+    if names(answer) and " ".join(names(answer)) == answer.strip():
+        return rng.choice(NAME)
+    return None
+
+
+def split_heading(candidate: str) -> tuple[str, str]:
+    """'(Outlet, date) sentence' as the judge sees it -> ('(Outlet, date) ', 'sentence')."""
+    match = re.match(r"\([^()]*\)\s", candidate)
+    return (candidate[:match.end()], candidate[match.end():]) if match else ("", candidate)
+
+
+def answer_removed(row: dict, answers: list[str], rng: random.Random) -> dict | None:
+    heading, body = split_heading(row["candidate"])
+    found = [a for a in sorted(answers, key=len, reverse=True) if a.casefold() in body.casefold()]
+    if not found:
+        return None
+    for answer in found:
+        stand_in = filler(answer, rng)
+        if stand_in is None:
+            return None
+        body = re.sub(r"(\b(?:the|a|an) )?" + re.escape(answer), stand_in, body, flags=re.IGNORECASE)
+    text = heading + body
+    if any(normalize(a) in normalize(text) for a in answers):
+        return None
+    return {**row, "candidate": text, "label": 0, "augment": "answer-removed", "pool_rank": None}
+
+
+def other_party(row: dict, parties: list[str], rng: random.Random) -> dict | None:
+    sentence = words(row["candidate"])
+    body = words(split_heading(row["candidate"])[1])
+    asked = [n for n in names(row["question"]) if words(n) and words(n) <= body]
+    if not asked:
+        return None
+    name = asked[0]
+    choices = [p for p in parties if not (words(p) & sentence) and not (words(p) & words(name))
+               and p.casefold() not in row["question"].casefold()]
+    if not choices:
+        return None
+    swapped = re.sub(re.escape(name), rng.choice(choices), row["question"])
+    return {**row, "question": swapped, "label": 0, "augment": "other-party", "pool_rank": None}
+
+
+def contrasts(rows: list[dict], items: dict[str, dict], seed: int = 13) -> list[dict]:
+    """The contrast negatives for the positive rows (``items``: the questions by id).
+
+    The other party comes from another case of the same writer (same kind of parties, and surely
+    not this case under another name: a plaintiff's name can stand for the case itself).
+    """
+    rng = random.Random(seed)
+    # a one-word "name" that the questions also use in lower case is a word ("Office", "Court")
+    common = {w for item in items.values() for w in re.findall(r"\b[a-z]\w*", item["question"])}
+    named: dict[str, list[str]] = {}
+    for item in items.values():
+        if item["kind"] not in ("answerable", "unanswerable"):
+            continue
+        cluster = "/".join(item["id"].split("-")[:2])
+        named.setdefault(cluster, [])
+        named[cluster] += [n for n in names(item["question"])
+                           if n not in named[cluster] and not (" " not in n and n.casefold() in common)]
+    out = []
+    for row in rows:
+        if row["label"] != 1 or row.get("augment"):
+            continue
+        writer = row["cluster"].split("/")[0]
+        parties = [n for c, ns in sorted(named.items()) if c != row["cluster"] and c.startswith(writer + "/")
+                   for n in ns]
+        answers = items[row["qid"]].get("answer") or []
+        for made in (answer_removed(row, answers, rng), other_party(row, parties, rng)):
+            if made is not None:
+                out.append(made)
+    return out
