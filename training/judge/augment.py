@@ -5,15 +5,15 @@ answerable training question, so that the only difference from a pair labelled 1
 decides the answer:
 
 - ``answer-removed``: the sentence with its answer words replaced by a vague phrase ("at least 380
-  million photographs" -> "at least an unspecified number of photographs"; a name -> "a party it did
-  not name"). The same sentence, on the same topic, that no longer states the answer.
+  million photographs" -> "at least an unspecified number of photographs", "$6.3 million" -> "an
+  undisclosed sum"). The same sentence, on the same topic, that no longer states the answer.
 - ``other-party``: the question asked about another party of the same case ("How much did Acme agree
   to pay?" -> "How much did Bolt agree to pay?") against the sentence that names the first one and
   not the second: a sentence about a different defendant, regulator or company than the one asked.
 
-Only answers that are figures, dates or names are replaced (a phrase like "delete the data" has no
-vague stand-in that keeps the sentence a sentence), and only when no answer string is left anywhere
-in the shown text. A name is swapped only for one that shares no word with the sentence or with the
+Only answers that are amounts, dates or other figures are replaced (a phrase like "delete the data"
+has no vague stand-in that keeps the sentence a sentence; names are not replaced yet), and only when
+no answer string is left anywhere in the shown text. A name is swapped only for one that shares no word with the sentence or with the
 name it replaces (so not an alias of the same party). Seeded: the same pairs give the same contrasts.
 """
 
@@ -35,7 +35,6 @@ CONNECTORS = {"of", "&", "and", "for", "de", "la", "van", "von", "der"}
 MONEY = ["an undisclosed sum", "an amount that was not made public", "a sum the parties did not disclose"]
 DATE = ["an unspecified date", "a date it did not give", "a later date"]
 NUMBER = ["an unspecified number", "a number it did not give", "an undisclosed number"]
-NAME = ["a party it did not name", "another party", "an unnamed party", "one of the parties"]
 
 _TOKEN = re.compile(r"[\w][\w'’.&-]*|&")
 
@@ -74,8 +73,6 @@ def filler(answer: str, rng: random.Random) -> str | None:
         return rng.choice(DATE)
     if re.search(r"\d", low):
         return rng.choice(NUMBER)
-    if names(answer) and " ".join(names(answer)) == answer.strip():
-        return rng.choice(NAME)
     return None
 
 
