@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -35,14 +34,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings.text import plain as normalize  # noqa: E402
-from training.judge.augment import contrasts  # noqa: E402
+from training.judge.augment import contrasts, words  # noqa: E402
 
 CORPUS = ROOT / "training" / "judge" / "corpus"
 OUT = ROOT / "training" / "judge" / "pairs.jsonl"
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", normalize(text)))
 
 
 def matches(candidate: str, gold: str) -> bool:
@@ -76,8 +71,6 @@ def main() -> None:
     items: dict[str, dict] = {}
     positives: list[dict] = []
     pools: list[int] = []
-    with_positive: set[str] = set()
-    in_pool: set[str] = set()
     with open(args.out, "w") as out, tempfile.TemporaryDirectory() as tmp:
         for cluster in clusters(args.corpus):
             name = f"{cluster.parent.name}/{cluster.name}"
@@ -124,9 +117,6 @@ def main() -> None:
                     out.write(json.dumps(row) + "\n")
                     if label:
                         positives.append(row)
-                        with_positive.add(item["id"])
-                        if rank < len(sids):
-                            in_pool.add(item["id"])
             print(f"{name}: {n_q} questions, {n_pairs} pairs, {n_pos} positive so far", file=sys.stderr)
         made = contrasts(positives, items)
         for row in made:
@@ -134,8 +124,8 @@ def main() -> None:
     kinds = {k: sum(r["augment"] == k for r in made) for k in sorted({r["augment"] for r in made})}
     counts = {"pairs": n_pairs + len(made), "positives": n_pos, "contrasts": kinds, "questions": n_q,
               "answerable": sum(i["kind"] == "answerable" for i in items.values()),
-              "answerable_with_positive": len(with_positive),
-              "answerable_with_positive_in_pool": len(in_pool),
+              "answerable_with_positive": len({r["qid"] for r in positives}),
+              "answerable_with_positive_in_pool": len({r["qid"] for r in positives if r["pool_rank"] is not None}),
               "pool_size_mean": round(sum(pools) / max(len(pools), 1), 1)}
     if args.out == OUT:
         (OUT.parent / "pairs.json").write_text(json.dumps(counts, indent=2) + "\n")
