@@ -9,10 +9,13 @@ functions); every configuration then reruns only the decision and composition on
 answers are scored by embeddings/evaluation.py as `casebot eval` scores them. The reader's outputs
 are replayed from benchmarks/results/readings-<model>.jsonl (answer_quality.py records them).
 
-Fitting: for each pick mode ("extractive", or "judge" with each choice_weight and also_quote) the combiner is fitted on the tuning half's proposals
-(every question the checks let through, answered; its rightness is the label); the pair and the
-threshold that answer most questions right with at most --max-wrong of the answers wrong on the
-tuning half win (the threshold is answer_quality.py's pick_threshold). closest_above is the lowest threshold under answer_above at which at least
+Fitting: for each pick mode ("extractive" at each reading depth, or "judge" with each choice_weight
+and also_quote), with and without the unknown-words gate, and with the checks reading the sentence
+alone or with its citation, the combiner is fitted on the tuning half's proposals (every question the
+checks let through, answered; its rightness is the label); the setting and the threshold that answer
+most questions right with at most --max-wrong of the answers wrong on the tuning half win, a tie going
+to more right at 5%, then 10% wrong, then to the earlier entry (the threshold is answer_quality.py's
+pick_threshold). closest_above is the lowest threshold under answer_above at which at least
 --closest-share of the tuning half's closest passages held the answer.
 """
 
@@ -216,24 +219,32 @@ def main() -> None:
         # The extractive pick at each reading depth (the fewest sentences first: a tie goes to the
         # faster), then the judge's own pick (it reads the whole pool).
         depth = base.judge.candidates
-        grid = [("extractive", 0.0, 1.01, n) for n in (2, 3, 4, 6, depth) if n <= depth] + [
+        picks = [("extractive", 0.0, 1.01, n) for n in (2, 3, 4, 6, depth) if n <= depth] + [
             ("judge", cw, aq, depth) for cw in (0.0, 1.0, 3.0, 10.0) for aq in (0.5, 0.8, 1.01)]
-        for pick, choice_weight, also_quote, read in grid:
+        # With the unknown-words gate or without it (the combiner weighs unknown_share either way),
+        # with the checks reading the sentence alone or its citation too.
+        grid = [(gate, checks, *pick) for gate in (True, False) for checks in (("kind", "adds"), ("cited_kind", "cited_adds"))
+                for pick in picks]
+        for gate, checks, pick, choice_weight, also_quote, read in grid:
             cfg = with_policy(base, read=read, pick=pick, features=JUDGE_FEATURES, choice_weight=choice_weight,
-                              also_quote=also_quote)
+                              also_quote=also_quote, unknown_gate=gate, checks=checks)
             rows = open_rows(engine, prepared["tune"], cfg, seeds)
             b, w = fit(rows, args.l2)
             t, right, wrong = threshold_for(rows, b, w, args.max_wrong)
+            # A tie goes to more right further along the tuning half's curve, then to the earlier entry.
+            key = (right, *(threshold_for(rows, b, w, risk)[1] for risk in (0.05, 0.10)))
             ceiling = sum(r["right_if_answered"] for r in rows)
-            print(f"pick {pick}, read {read}, choice_weight {choice_weight}, also_quote {also_quote}: tuning half "
-                  f"{right} right, {wrong} wrong at P >= {t} (right if all answered: {ceiling})")
-            if best is None or right > best[0]:
-                best = (right, cfg, b, w, t, rows)
+            print(f"gate {gate}, checks {'/'.join(checks)}, pick {pick}, read {read}, choice_weight {choice_weight}, "
+                  f"also_quote {also_quote}: tuning half {right} right, {wrong} wrong at P >= {t} "
+                  f"(at 5% / 10% wrong: {key[1]} / {key[2]}; right if all answered: {ceiling})")
+            if best is None or key > best[0]:
+                best = (key, cfg, b, w, t, rows)
         _, config, b, w, t, rows = best
         c = closest_threshold(rows, b, w, t, args.closest_share)
         config = with_policy(config, bias=b, weights=tuple(w), answer_above=t, closest_above=c)
         j = config.decision.judge
-        lines = [f"[judge] read = {config.judge.read}", f"pick = \"{j.pick}\"", f"features = {json.dumps(list(j.features))}", f"choice_weight = {j.choice_weight}",
+        lines = [f"[judge] read = {config.judge.read}", f"pick = \"{j.pick}\"", f"checks = {json.dumps(list(j.checks))}",
+                 f"unknown_gate = {str(j.unknown_gate).lower()}", f"features = {json.dumps(list(j.features))}", f"choice_weight = {j.choice_weight}",
                  f"also_quote = {j.also_quote}", f"bias = {j.bias:.4f}",
                  f"weights = [{', '.join(f'{x:.4f}' for x in j.weights)}]",
                  f"answer_above = {j.answer_above}", f"closest_above = {j.closest_above}"]

@@ -115,6 +115,7 @@ class JudgeSettings:
 class JudgePolicySettings:
     pick: str                   # "judge" or "extractive": who chooses the sentences to quote
     checks: tuple[str, ...]
+    unknown_gate: bool          # decline on words in no document ([answer] unknown_*) before the judge reads
     features: tuple[str, ...]
     choice_weight: float
     also_quote: float

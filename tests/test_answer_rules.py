@@ -13,7 +13,7 @@ import pytest
 
 from embeddings.answer import combiner
 from embeddings.answer.candidates import SCORERS, Scored, has_kind, near_duplicate
-from embeddings.answer.checks import CHECKS, adds_check, failed, kind_check
+from embeddings.answer.checks import CHECKS, adds_check, cited_adds_check, cited_kind_check, failed, kind_check
 from embeddings.answer.compose import compose
 from embeddings.answer.decision import POLICIES, Decision, decide
 from embeddings.answer.question import Question, clean, expected_kind
@@ -46,8 +46,10 @@ class Data:
               for d in DOCS]
     sentence_vectors = np.eye(len(SENTENCES), dtype=np.float32)
 
+    lexicon = SimpleNamespace(tokenize=lambda texts: [[w.strip(".,!?$'").lower() for w in t.split()] for t in texts])
+
     def sentence_terms(self, sid):
-        return {w.strip(".,!?$'").lower() for w in self.sentences[sid].text.split()} - {""}
+        return set(self.lexicon.tokenize([self.sentences[sid].text])[0]) - {""}
 
     def chunk_text(self, row):
         return " ".join(self.sentences[i].text for i in self.chunks[row].sentence_ids)
@@ -90,7 +92,7 @@ def test_a_sentence_holds_a_kind_only_with_words_the_question_lacks():
 
 # -- the gates before any policy ---------------------------------------------------------------------
 
-def test_a_question_of_mostly_unknown_words_is_declined_before_any_policy():
+def test_a_question_of_mostly_unknown_words_is_declined_before_the_extractive_and_reader_policies():
     d = extractive(question(unknown=("zorblat", "quix", "vemp"), terms={"zorblat", "quix", "vemp", "acme"}), [cand(1, 1.0)])
     assert d.picked == () and d.checks[0].check == "unknown_words" and "zorblat" in d.note
 
@@ -152,6 +154,17 @@ def test_the_kind_check_passes_a_question_asking_no_kind():
 def test_the_adds_check_fails_a_sentence_that_only_repeats_the_question():
     q = question(terms={"how", "much", "did", "acme", "pay"})
     assert not adds_check(q, DATA, cand(5, 1.0)).passed and adds_check(q, DATA, cand(1, 1.0)).passed
+
+
+def test_the_cited_checks_also_read_the_outlet_and_date_a_sentence_is_cited_with():
+    """"Which outlet published <title>?" is answered by the title and its citation (Daily Post), as is
+    "when"; a sentence that is not the title does not borrow its document's date."""
+    outlet = question("Which outlet published Acme sued?", terms={"outlet", "published", "acme", "sued"})
+    assert not adds_check(outlet, DATA, cand(0, 1.0)).passed and cited_adds_check(outlet, DATA, cand(0, 1.0)).passed
+    when = question("When was Acme sued published?", terms={"published", "acme", "sued"})
+    assert not kind_check(when, DATA, cand(0, 1.0, holds_kind=False)).passed
+    assert cited_kind_check(when, DATA, cand(0, 1.0, holds_kind=False)).passed
+    assert not cited_kind_check(when, DATA, cand(1, 1.0, holds_kind=False)).passed
 
 
 def test_failed_lists_the_named_checks_a_sentence_fails_in_order():

@@ -208,6 +208,19 @@ def test_without_the_judge_no_judge_is_loaded(repo_engine, judge_engine):
     assert "judge" in judge_engine.ask("Whose photos did Clarifai scan?").timings_ms
 
 
+def test_words_in_no_document_reach_the_judge_which_declines_and_names_them(judge_engine):
+    """With [decision.judge] unknown_gate = false (fitted) a question of mostly unknown words is not
+    declined before the judge reads it: the combiner declines it (it weighs unknown_share) and the
+    reply still names the words the documents lack."""
+    from bot.render_text import render_answer
+
+    answer = judge_engine.ask("What did zorblat quixer say about vemptly Clearview?")
+    data = answer.to_json()
+    checks = [c["check"] for c in data["checks"]]
+    assert data["answered"] is False and "unknown_words" not in checks and "combiner" in checks
+    assert "zorblat, quixer" in answer.note and "zorblat, quixer" in render_answer(answer)
+
+
 def test_the_default_stage_on_the_dev_set_answers_nothing_wrong(judge_engine):
     """The judge's decision, fitted for at most 3% wrong answers: on the dev set no answer is wrong,
     every citation checks out, and every unanswerable question is declined."""

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from embeddings.answer.candidates import Scored
+from embeddings.answer.candidates import Scored, has_kind, is_title
 from embeddings.answer.question import Question
 from embeddings.config import choose
 from embeddings.passages import PassageReading
@@ -43,7 +43,30 @@ def adds_check(q: Question, data: PassageReading, c: Scored) -> Check:
     return Check("adds", bool(new), "adds words of its own" if new else "only repeats the question")
 
 
-CHECKS: dict[str, Callable[[Question, PassageReading, Scored], Check]] = {"kind": kind_check, "adds": adds_check}
+def _heading(data: PassageReading, c: Scored) -> str:
+    return data.documents[data.sentences[c.sid].doc_key].heading
+
+
+def cited_kind_check(q: Question, data: PassageReading, c: Scored) -> Check:
+    """``kind``, where a document's title also holds what its citation shows (outlet and date):
+    "When was the article <title> published?" is answered by the title's citation."""
+    if q.kind is None or c.holds_kind or not is_title(data, c):
+        return kind_check(q, data, c)
+    cited = has_kind(_heading(data, c), q.kind, q.text)
+    return Check("kind", cited, f"asks for a {q.kind}; the title's citation {'holds' if cited else 'holds no'} one")
+
+
+def cited_adds_check(q: Question, data: PassageReading, c: Scored) -> Check:
+    """``adds``, counting the outlet and date cited with the sentence (the judge reads them too):
+    "Which outlet published <title>?" is answered by the title and its citation."""
+    heading = _heading(data, c)
+    new = (data.sentence_terms(c.sid) | set(data.lexicon.tokenize([heading])[0] if heading else ())) - q.terms
+    return Check("adds", bool(new), "adds words of its own or its citation's" if new else "only repeats the question")
+
+
+CHECKS: dict[str, Callable[[Question, PassageReading, Scored], Check]] = {
+    "kind": kind_check, "adds": adds_check, "cited_kind": cited_kind_check, "cited_adds": cited_adds_check}
+KIND_CHECKS = ("kind", "cited_kind")   # the checks for the kind of answer asked (a policy may quote a close sentence that passes)
 
 
 def failed(q: Question, data: PassageReading, c: Scored, names: tuple[str, ...]) -> list[Check]:

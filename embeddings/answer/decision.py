@@ -25,7 +25,7 @@ from typing import Callable
 
 from embeddings.answer import combiner
 from embeddings.answer.candidates import Scored, is_title, near_duplicate
-from embeddings.answer.checks import CHECKS, Check, failed
+from embeddings.answer.checks import CHECKS, KIND_CHECKS, Check, failed
 from embeddings.answer.judge import JudgePool
 from embeddings.answer.question import Question
 from embeddings.answer.readers.prompt import candidate_line
@@ -157,7 +157,9 @@ def judged(case: Case) -> Decision:
                                         f"P(right) {p:.2f} {'≥' if ok else '<'} {j.answer_above}"))
     if not ok:
         closest = picked[:1] if p >= j.closest_above else []
-        return case.decide([], checks, features=x, closest=closest)
+        s = case.config.answer
+        note = unknown_note(q) if len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline else None
+        return case.decide([], checks, note=note, features=x, closest=closest)
     return case.decide(picked, checks, features=x)
 
 
@@ -187,11 +189,12 @@ def _pick_extractive(case: Case, pool: list[Scored]) -> tuple[list[Scored], list
     sub = replace(case, candidates=pool)
     picked = _pick(sub)
     names = case.config.decision.judge.checks
-    if "kind" in names and not _any_passes(sub, "kind", picked):
-        picked = _with_close_kind(sub, picked)
+    kind = next((n for n in names if n in KIND_CHECKS), None)
+    if kind and not _any_passes(sub, kind, picked):
+        picked = _with_close_kind(sub, picked, kind)
         if picked is None:
             return [], [Check("kind", False, f"asks for a {case.q.kind}; no close sentence holds one")]
-    kept = [c for c in picked if not failed(case.q, case.data, c, tuple(n for n in names if n != "kind"))]
+    kept = [c for c in picked if not failed(case.q, case.data, c, tuple(n for n in names if n != kind))]
     if not kept:
         return [], [Check("adds", False, "no sentence to quote says more than the question")]
     return kept, []
@@ -219,9 +222,10 @@ def decide(q: Question, data: PassageReading, candidates: list[Scored], reader, 
     the policy ``[decision]`` names for what the judge and the reader said."""
     s = config.answer
     case = Case(q, data, candidates, None, reader.name if reader is not None else "none", config)
-    if len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline:
+    gated = judged is None or config.decision.judge.unknown_gate
+    if gated and len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline:
         return case.decide([], [Check("unknown_words", False, f"{len(q.unknown)} of the question's words occur in no document")],
-                           note=f"These words of the question appear nowhere in the documents: {', '.join(q.unknown)}.")
+                           note=unknown_note(q))
     if not candidates:
         return case.decide([], [Check("evidence", False, "no quotable sentence retrieved")])
     policy = config.decision.without_reader
@@ -235,6 +239,10 @@ def decide(q: Question, data: PassageReading, candidates: list[Scored], reader, 
         case = replace(case, judged=judged)
         policy = config.decision.with_judge
     return choose(POLICIES, policy, "[decision] policy")(case)
+
+
+def unknown_note(q: Question) -> str:
+    return f"These words of the question appear nowhere in the documents: {', '.join(q.unknown)}."
 
 
 def _any_passes(case: Case, name: str, picked: list[Scored]) -> bool:
@@ -266,11 +274,12 @@ def _pick(case: Case) -> list[Scored]:
     return picked
 
 
-def _with_close_kind(case: Case, picked: list[Scored]) -> list[Scored] | None:
+def _with_close_kind(case: Case, picked: list[Scored], check: str = "kind") -> list[Scored] | None:
     """The question asks for a date, a figure, a court... that no picked sentence holds: quote a
-    close sentence that holds one, or return None (decline) when no close sentence does."""
+    close sentence that holds one (that passes ``check``), or return None (decline) when no close
+    sentence does."""
     scored, s = case.candidates, case.config.answer
     for c in scored[1: s.type_search_depth]:
-        if c.score >= scored[0].score - s.type_margin and c.holds_kind:
+        if c.score >= scored[0].score - s.type_margin and CHECKS[check](case.q, case.data, c).passed:
             return (picked[: s.max_sentences - 1] + [c]) if c not in picked else picked
     return None
