@@ -32,8 +32,8 @@ def test_the_check_would_catch_seed_text():
 
 
 def test_contrast_pairs_remove_the_answer_or_ask_about_another_party():
-    """augment.py: from a labelled answer, one pair without the answer words and one about a party
-    of another case, both negatives; nothing else of the pair changes."""
+    """augment.py: from a labelled answer, one pair without the answer words (a figure, or a name
+    asked for) and one about a party of another case, all negatives; nothing else of the pair changes."""
     spec = importlib.util.spec_from_file_location("augment", PROJECT_ROOT / "training" / "judge" / "augment.py")
     augment = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(augment)
@@ -59,3 +59,10 @@ def test_contrast_pairs_remove_the_answer_or_ask_about_another_party():
     assert swapped and swapped.casefold() not in sentence.casefold()
     assert all(w not in augment.words(sentence) for w in augment.words(swapped))
     assert augment.contrasts([{**row, "label": 0}], items) == []
+    # a name asked for by "which <noun>" gives way to that noun: the sentence names a judge, not which
+    judge = items["w1-c02-q004"]
+    row = {**row, "qid": judge["id"], "cluster": "w1/c02", "question": judge["question"],
+           "candidate": f"(Some Outlet, 2025-03-03) {judge['answer_sentences'][0]}"}
+    named = {r["augment"]: r for r in augment.contrasts([row], items)}["name-removed"]
+    assert named["label"] == 0 and named["question"] == row["question"] and named["candidate"].endswith("Judge a judge.")
+    assert not any(a.casefold() in named["candidate"].casefold() for a in judge["answer"])

@@ -11,9 +11,12 @@ decides the answer:
   to pay?" -> "How much did Bolt agree to pay?") against the sentence that names the first one and
   not the second: a sentence about a different defendant, regulator or company than the one asked.
 
-Only answers that are amounts, dates or other figures are replaced (a phrase like "delete the data"
-has no vague stand-in that keeps the sentence a sentence; names are not replaced yet), and only when
-no answer string is left anywhere in the shown text. A name is swapped only for one that shares no word with the sentence or with the
+Answers that are amounts, dates or other figures are replaced, and names asked for by "who",
+"which <noun>" or "what <noun>" ("Which judge granted final approval?": "Judge Thaddeus Omondi-Kray"
+-> "a judge"; "Who filed it?": "Cornelius Abara-Whitlock" -> "a person it did not name"), the near
+miss of a sentence that names a group or a role and not the one asked. A phrase like "delete the
+data" has no vague stand-in that keeps the sentence a sentence, so it is left alone; and a contrast is
+kept only when no answer string is left anywhere in the shown text. A name is swapped only for one that shares no word with the sentence or with the
 name it replaces (so not an alias of the same party). Seeded: the same pairs give the same contrasts.
 """
 
@@ -35,6 +38,12 @@ CONNECTORS = {"of", "&", "and", "for", "de", "la", "van", "von", "der"}
 MONEY = ["an undisclosed sum", "an amount that was not made public", "a sum the parties did not disclose"]
 DATE = ["an unspecified date", "a date it did not give", "a later date"]
 NUMBER = ["an unspecified number", "a number it did not give", "an undisclosed number"]
+
+PERSON = ["a person it did not name", "someone it did not identify", "an unnamed person"]
+PARTY = ["a party it did not name", "another party", "one it did not name"]
+# a word after "which <noun>" that says the noun is one word ("Which judge granted...")
+AUX = set("did does do is was were are has have had will would can could should may might must".split())
+_ASKED = re.compile(r"^\s*(who|whom|which|what)\b\s*(\w+)?\s*(\w+)?", re.IGNORECASE)
 
 _TOKEN = re.compile(r"[\w][\w'’.&-]*|&")
 
@@ -76,19 +85,39 @@ def filler(answer: str, rng: random.Random) -> str | None:
     return None
 
 
+def name_filler(answer: str, question: str, rng: random.Random) -> str | None:
+    """A vague stand-in for a name the question asks for ("a judge", "several organizations", "a
+    person it did not name"), or None when the answer is no name or the question asks no name."""
+    if not answer[:1].isupper() or len(answer.split()) > 6 or re.search(r"\d", answer):
+        return None
+    m = _ASKED.match(question)
+    if m is None:
+        return None
+    wh, noun, after = (g.casefold() if g else "" for g in m.groups())
+    if wh in ("who", "whom"):
+        return rng.choice(PERSON)
+    if not noun or noun in AUX or not (after in AUX or after.endswith("ed")):
+        return rng.choice(PARTY) if wh == "which" else None
+    if noun.endswith("s") and not noun.endswith("ss"):
+        return rng.choice(["several", "other", "some"]) + " " + noun
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
 def split_heading(candidate: str) -> tuple[str, str]:
     """'(Outlet, date) sentence' as the judge sees it -> ('(Outlet, date) ', 'sentence')."""
     match = re.match(r"\([^()]*\)\s", candidate)
     return (candidate[:match.end()], candidate[match.end():]) if match else ("", candidate)
 
 
-def answer_removed(row: dict, answers: list[str], rng: random.Random) -> dict | None:
+def answer_removed(row: dict, answers: list[str], fill) -> dict | None:
+    """``row`` with every answer string in its sentence replaced by ``fill(answer)`` (None: no
+    contrast), when no answer string is left anywhere in the shown text."""
     heading, body = split_heading(row["candidate"])
     found = [a for a in sorted(answers, key=len, reverse=True) if a.casefold() in body.casefold()]
     if not found:
         return None
     for answer in found:
-        stand_in = filler(answer, rng)
+        stand_in = fill(answer)
         if stand_in is None:
             return None
         body = re.sub(r"(\b(?:the|a|an) )?" + re.escape(answer), stand_in, body, flags=re.IGNORECASE)
@@ -96,6 +125,16 @@ def answer_removed(row: dict, answers: list[str], rng: random.Random) -> dict | 
     if any(normalize(a) in normalize(text) for a in answers):
         return None
     return {**row, "candidate": text, "label": 0, "augment": "answer-removed", "pool_rank": None}
+
+
+def name_removed(row: dict, answers: list[str], rng: random.Random) -> dict | None:
+    """``answer_removed`` for answers that hold a name (figures beside it replaced as there), in a
+    sentence with at least four words besides the answer."""
+    _, body = split_heading(row["candidate"])
+    if len(body.split()) < max(len(a.split()) for a in answers) + 4:
+        return None
+    made = answer_removed(row, answers, lambda a: filler(a, rng) or name_filler(a, row["question"], rng))
+    return {**made, "augment": "name-removed"} if made else None
 
 
 def other_party(row: dict, parties: list[str], rng: random.Random) -> dict | None:
@@ -120,6 +159,7 @@ def contrasts(rows: list[dict], items: dict[str, dict], seed: int = 13) -> list[
     not this case under another name: a plaintiff's name can stand for the case itself).
     """
     rng = random.Random(seed)
+    name_rng = random.Random(seed + 1)   # its own stream: the figure and party contrasts stay as first made
     # a one-word "name" that the questions also use in lower case is a word ("Office", "Court")
     common = {w for item in items.values() for w in re.findall(r"\b[a-z]\w*", item["question"])}
     named: dict[str, list[str]] = {}
@@ -138,7 +178,10 @@ def contrasts(rows: list[dict], items: dict[str, dict], seed: int = 13) -> list[
         parties = [n for c, ns in sorted(named.items()) if c != row["cluster"] and c.startswith(writer + "/")
                    for n in ns]
         answers = items[row["qid"]].get("answer") or []
-        for made in (answer_removed(row, answers, rng), other_party(row, parties, rng)):
+        removed = answer_removed(row, answers, lambda a: filler(a, rng))
+        if removed is None and answers:
+            removed = name_removed(row, answers, name_rng)
+        for made in (removed, other_party(row, parties, rng)):
             if made is not None:
                 out.append(made)
     return out
