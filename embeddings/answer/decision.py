@@ -30,7 +30,7 @@ from embeddings.answer.judge import JudgePool
 from embeddings.answer.question import Question
 from embeddings.answer.readers.prompt import candidate_line
 from embeddings.answer.readers.protocol import ReaderFailed, Reading
-from embeddings.config import Config, choose
+from embeddings.config import AnswerSettings, Config, choose
 from embeddings.passages import PassageReading
 
 
@@ -157,8 +157,7 @@ def judged(case: Case) -> Decision:
                                         f"P(right) {p:.2f} {'≥' if ok else '<'} {j.answer_above}"))
     if not ok:
         closest = picked[:1] if p >= j.closest_above else []
-        s = case.config.answer
-        note = unknown_note(q) if len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline else None
+        note = unknown_note(q) if mostly_unknown(q, case.config.answer) else None
         return case.decide([], checks, note=note, features=x, closest=closest)
     return case.decide(picked, checks, features=x)
 
@@ -223,7 +222,7 @@ def decide(q: Question, data: PassageReading, candidates: list[Scored], reader, 
     s = config.answer
     case = Case(q, data, candidates, None, reader.name if reader is not None else "none", config)
     gated = judged is None or config.decision.judge.unknown_gate
-    if gated and len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline:
+    if gated and mostly_unknown(q, s):
         return case.decide([], [Check("unknown_words", False, f"{len(q.unknown)} of the question's words occur in no document")],
                            note=unknown_note(q))
     if not candidates:
@@ -239,6 +238,12 @@ def decide(q: Question, data: PassageReading, candidates: list[Scored], reader, 
         case = replace(case, judged=judged)
         policy = config.decision.with_judge
     return choose(POLICIES, policy, "[decision] policy")(case)
+
+
+def mostly_unknown(q: Question, s: AnswerSettings) -> bool:
+    """Too many of the question's words occur in no document ([answer] unknown_min_words and
+    unknown_share_decline): declined before any policy, or, with the judge, named when it declines."""
+    return len(q.unknown) >= s.unknown_min_words and q.unknown_share >= s.unknown_share_decline
 
 
 def unknown_note(q: Question) -> str:

@@ -1,23 +1,26 @@
 """Contrast pairs made from the judge's own positives: the near misses the corpus has too few of.
 
-Two kinds, each a negative built from a positive pair (question, answering sentence) of an
+Three kinds, each a negative built from a positive pair (question, answering sentence) of an
 answerable training question, so that the only difference from a pair labelled 1 is the one that
 decides the answer:
 
 - ``answer-removed``: the sentence with its answer words replaced by a vague phrase ("at least 380
   million photographs" -> "at least an unspecified number of photographs", "$6.3 million" -> "an
   undisclosed sum"). The same sentence, on the same topic, that no longer states the answer.
+- ``name-removed``: the same, where no figure could be replaced, for the name the question asks for.
 - ``other-party``: the question asked about another party of the same case ("How much did Acme agree
   to pay?" -> "How much did Bolt agree to pay?") against the sentence that names the first one and
   not the second: a sentence about a different defendant, regulator or company than the one asked.
 
 Answers that are amounts, dates or other figures are replaced, and names asked for by "who",
-"which <noun>" or "what <noun>" ("Which judge granted final approval?": "Judge Thaddeus Omondi-Kray"
--> "a judge"; "Who filed it?": "Cornelius Abara-Whitlock" -> "a person it did not name"), the near
+"which <noun>" or "what <noun>" ("Which judge is presiding?": "U.S. District Judge Lucinda
+Oyelaran-Marsh" -> "U.S. District Judge a judge"; "Who filed it?": "Cornelius Abara-Whitlock" -> "a
+person it did not name"), on their own random stream, the near
 miss of a sentence that names a group or a role and not the one asked. A phrase like "delete the
 data" has no vague stand-in that keeps the sentence a sentence, so it is left alone; and a contrast is
-kept only when no answer string is left anywhere in the shown text. A name is swapped only for one that shares no word with the sentence or with the
-name it replaces (so not an alias of the same party). Seeded: the same pairs give the same contrasts.
+kept only when no answer string is left anywhere in the shown text. For ``other-party`` a name is
+swapped only for one that shares no word with the sentence or with the name it replaces (so not an
+alias of the same party). Seeded: the same pairs give the same contrasts.
 """
 
 from __future__ import annotations
