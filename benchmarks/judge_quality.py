@@ -15,7 +15,9 @@ alone or with its citation, the combiner is fitted on the tuning half's proposal
 checks let through, answered; its rightness is the label); the setting and the threshold that answer
 most questions right with at most --max-wrong of the answers wrong on the tuning half win, a tie going
 to more right at 5%, then 10% wrong, then to the earlier entry (the threshold is answer_quality.py's
-pick_threshold). closest_above is the lowest threshold under answer_above at which at least
+pick_threshold). Only settings whose warm answer p50 meets --max-p50-ms (the issue's bar, 100 ms on
+2 cores) may win: each pick mode and reading depth is timed here through `Engine.ask` on the tuning
+half's questions, so run the fit on an idle machine. closest_above is the lowest threshold under answer_above at which at least
 --closest-share of the tuning half's closest passages held the answer.
 """
 
@@ -123,6 +125,18 @@ def threshold_for(rows: list[dict], bias: float, weights, max_wrong: float) -> t
     return t, right, len(answered) - right
 
 
+def warm_p50_ms(engine: Engine, config, questions: list[str]) -> float:
+    """The p50 of `Engine.ask`'s total time (ms) over ``questions`` with ``config``, after a warm-up."""
+    saved, engine.config = engine.config, config
+    try:
+        for q in questions[:10]:
+            engine.ask(q)
+        ms = sorted(engine.ask(q).timings_ms["total"] for q in questions)
+    finally:
+        engine.config = saved
+    return ms[len(ms) // 2]
+
+
 def fit(rows: list[dict], l2: float):
     train = [r for r in rows if r["features"]]
     x = np.array([r["features"] for r in train])
@@ -193,6 +207,7 @@ def main() -> None:
     ap.add_argument("--max-wrong", type=float, default=0.03, help="the most wrong answers, as a share of those answered")
     ap.add_argument("--closest-share", type=float, default=0.5, help="closest passages must hold the answer this often")
     ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--max-p50-ms", type=float, default=100.0, help="the slowest warm answer p50 a fitted setting may have")
     ap.add_argument("--reader", action="store_true", help="also measure judge + reader (replayed readings)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "judge_quality.json"))
     args = ap.parse_args()
@@ -225,6 +240,15 @@ def main() -> None:
         # with the checks reading the sentence alone or its citation too.
         grid = [(gate, checks, *pick) for gate in (True, False) for checks in (("kind", "adds"), ("cited_kind", "cited_adds"))
                 for pick in picks]
+        # The judge's reading dominates the answer time: time each pick mode at each depth once.
+        tune_questions = [p.item["question"] for p in prepared["tune"]]
+        p50 = {(pick, read): warm_p50_ms(engine, with_policy(base, read=read, pick=pick), tune_questions)
+               for pick, read in dict.fromkeys((pick, read) for pick, _, _, read in picks)}
+        print("warm answer p50 on the tuning half (ms): "
+              + ", ".join(f"{pick} read {read}: {ms:.0f}" for (pick, read), ms in p50.items()))
+        report["fitted"]["warm_p50_ms"] = {f"{pick} read {read}": ms for (pick, read), ms in p50.items()}
+        if not any(ms <= args.max_p50_ms for ms in p50.values()):
+            sys.exit(f"no setting answers within {args.max_p50_ms:.0f} ms p50 here (is the machine busy?)")
         for gate, checks, pick, choice_weight, also_quote, read in grid:
             cfg = with_policy(base, read=read, pick=pick, features=JUDGE_FEATURES, choice_weight=choice_weight,
                               also_quote=also_quote, unknown_gate=gate, checks=checks)
@@ -236,8 +260,9 @@ def main() -> None:
             ceiling = sum(r["right_if_answered"] for r in rows)
             print(f"gate {gate}, checks {'/'.join(checks)}, pick {pick}, read {read}, choice_weight {choice_weight}, "
                   f"also_quote {also_quote}: tuning half {right} right, {wrong} wrong at P >= {t} "
-                  f"(at 5% / 10% wrong: {key[1]} / {key[2]}; right if all answered: {ceiling})")
-            if best is None or key > best[0]:
+                  f"(at 5% / 10% wrong: {key[1]} / {key[2]}; right if all answered: {ceiling})"
+                  + ("" if p50[pick, read] <= args.max_p50_ms else f"; too slow: p50 {p50[pick, read]:.0f} ms"))
+            if p50[pick, read] <= args.max_p50_ms and (best is None or key > best[0]):
                 best = (key, cfg, b, w, t, rows)
         _, config, b, w, t, rows = best
         c = closest_threshold(rows, b, w, t, args.closest_share)

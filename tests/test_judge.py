@@ -208,16 +208,23 @@ def test_without_the_judge_no_judge_is_loaded(repo_engine, judge_engine):
     assert "judge" in judge_engine.ask("Whose photos did Clarifai scan?").timings_ms
 
 
-def test_words_in_no_document_reach_the_judge_which_declines_and_names_them(judge_engine):
-    """With [decision.judge] unknown_gate = false (fitted) a question of mostly unknown words is not
-    declined before the judge reads it: the combiner declines it (it weighs unknown_share) and the
-    reply still names the words the documents lack."""
+@pytest.mark.parametrize("gate", [True, False])
+def test_a_question_of_words_in_no_document_is_declined_naming_them_with_the_gate_on_or_off(judge_engine, gate):
+    """With [decision.judge] unknown_gate = true (fitted) a question of mostly unknown words is
+    declined before the judge reads it; with false the judge reads it and the combiner declines it
+    (it weighs unknown_share). Either way the reply names the words the documents lack."""
     from bot.render_text import render_answer
 
-    answer = judge_engine.ask("What did zorblat quixer say about vemptly Clearview?")
+    from embeddings.engine import Engine
+
+    config = judge_engine.config
+    gated = replace(config, decision=replace(config.decision, judge=replace(config.decision.judge, unknown_gate=gate)))
+    engine = Engine(gated, judge_engine.encoder, judge_engine.retriever, lambda _: None, None, judge_engine.judge)
+    answer = engine.ask("What did zorblat quixer say about vemptly Clearview?")
     data = answer.to_json()
     checks = [c["check"] for c in data["checks"]]
-    assert data["answered"] is False and "unknown_words" not in checks and "combiner" in checks
+    assert data["answered"] is False
+    assert ("unknown_words" in checks) is gate and ("combiner" in checks) is not gate
     assert "zorblat, quixer" in answer.note and "zorblat, quixer" in render_answer(answer)
 
 
