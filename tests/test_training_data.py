@@ -66,3 +66,13 @@ def test_contrast_pairs_remove_the_answer_or_ask_about_another_party():
     named = {r["augment"]: r for r in augment.contrasts([row], items)}["name-removed"]
     assert named["label"] == 0 and named["question"] == row["question"] and named["candidate"].endswith("Judge a judge.")
     assert not any(a.casefold() in named["candidate"].casefold() for a in judge["answer"])
+    # wider: a longer answer loses its figure ("up to $10,000 per violation"); "In which court" asks a name
+    for qid, kind, gone in (("w1-c02-q008", "figures-removed", "$10,000"), ("w1-c01-q003", "name-removed", "Harlan")):
+        asked = items[qid]
+        row = {**row, "qid": qid, "cluster": "/".join(qid.split("-")[:2]), "question": asked["question"],
+               "candidate": f"(Some Outlet, 2025-03-03) {asked['answer_sentences'][0]}"}
+        assert gone in row["candidate"]
+        assert kind not in {r["augment"] for r in augment.contrasts([row], items)}   # not in the shipped pairs
+        made = {r["augment"]: r for r in augment.contrasts([row], items, wider=True)}[kind]
+        assert made["label"] == 0 and made["question"] == row["question"] and gone not in made["candidate"]
+        assert not any(a.casefold() in made["candidate"].casefold() for a in asked["answer"])

@@ -1,6 +1,6 @@
 """Contrast pairs made from the judge's own positives: the near misses the corpus has too few of.
 
-Three kinds, each a negative built from a positive pair (question, answering sentence) of an
+Four kinds, each a negative built from a positive pair (question, answering sentence) of an
 answerable training question, so that the only difference from a pair labelled 1 is the one that
 decides the answer:
 
@@ -8,6 +8,10 @@ decides the answer:
   million photographs" -> "at least an unspecified number of photographs", "$6.3 million" -> "an
   undisclosed sum"). The same sentence, on the same topic, that no longer states the answer.
 - ``name-removed``: the same, where no figure could be replaced, for the name the question asks for.
+- ``figures-removed`` (only with ``wider``): the same, where neither could, for an answer of more than four words that
+  holds figures ("$14 million for legal costs in 2024" -> "an undisclosed sum for legal costs in an
+  unspecified year"), on a third stream, with the name contrasts of "where" questions and of a
+  question word after a lead-in ("In which court...").
 - ``other-party``: the question asked about another party of the same case ("How much did Acme agree
   to pay?" -> "How much did Bolt agree to pay?") against the sentence that names the first one and
   not the second: a sentence about a different defendant, regulator or company than the one asked.
@@ -15,7 +19,9 @@ decides the answer:
 Answers that are amounts, dates or other figures are replaced, and names asked for by "who",
 "which <noun>" or "what <noun>" ("Which judge is presiding?": "U.S. District Judge Lucinda
 Oyelaran-Marsh" -> "U.S. District Judge a judge"; "Who filed it?": "Cornelius Abara-Whitlock" -> "a
-person it did not name"), on their own random stream, the near
+person it did not name"), on their own random stream; then, on a third, figures inside longer
+answers and names asked for by "where" or after a lead-in ("In which court was it filed?" -> "a
+court"; "Where was it filed?" -> "a court it did not name"). A name contrast is the near
 miss of a sentence that names a group or a role and not the one asked. A phrase like "delete the
 data" has no vague stand-in that keeps the sentence a sentence, so it is left alone; and a contrast is
 kept only when no answer string is left anywhere in the shown text. For ``other-party`` a name is
@@ -44,9 +50,13 @@ NUMBER = ["an unspecified number", "a number it did not give", "an undisclosed n
 
 PERSON = ["a person it did not name", "someone it did not identify", "an unnamed person"]
 PARTY = ["a party it did not name", "another party", "one it did not name"]
+PLACE = ["a place it did not name", "another place", "a location it did not give"]
+COURT = ["a court it did not name", "another court", "a court"]
 # a word after "which <noun>" that says the noun is one word ("Which judge granted...")
 AUX = set("did does do is was were are has have had will would can could should may might must".split())
-_ASKED = re.compile(r"^\s*(who|whom|which|what)\b\s*(\w+)?\s*(\w+)?", re.IGNORECASE)
+# the word asking for a name, first or after a lead-in of up to four words ("In which court...",
+# "According to the filing, who...")
+_ASKED = re.compile(r"^\s*(?:[\w'’-]+,?\s+){0,4}?(who|whom|which|what|where)\b\s*(\w+)?\s*(\w+)?", re.IGNORECASE)
 
 _TOKEN = re.compile(r"[\w][\w'’.&-]*|&")
 
@@ -88,22 +98,58 @@ def filler(answer: str, rng: random.Random) -> str | None:
     return None
 
 
-def name_filler(answer: str, question: str, rng: random.Random) -> str | None:
+def name_filler(answer: str, question: str, rng: random.Random, wider: bool = False) -> str | None:
     """A vague stand-in for a name the question asks for ("a judge", "several organizations", "a
-    person it did not name"), or None when the answer is no name or the question asks no name."""
+    person it did not name"), or None when the answer is no name or the question asks no name.
+    ``wider``: also "where", and a question word after a lead-in ("In which court...")."""
     if not answer[:1].isupper() or len(answer.split()) > 6 or re.search(r"\d", answer):
         return None
     m = _ASKED.match(question)
-    if m is None:
+    if m is None or not wider and (m.start(1) > len(question) - len(question.lstrip()) or m.group(1).casefold() == "where"):
         return None
     wh, noun, after = (g.casefold() if g else "" for g in m.groups())
     if wh in ("who", "whom"):
         return rng.choice(PERSON)
-    if not noun or noun in AUX or not (after in AUX or after.endswith("ed")):
+    if wh == "where":
+        return rng.choice(COURT if re.search(r"\bcourt\b", answer, re.IGNORECASE) else PLACE)
+    if not noun or noun in AUX or noun in NOT_NAMES or not (after in AUX or after.endswith("ed")):
         return rng.choice(PARTY) if wh == "which" else None
     if noun.endswith("s") and not noun.endswith("ss"):
         return rng.choice(["several", "other", "some"]) + " " + noun
     return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+# a figure inside a longer answer ("$14 million for legal costs in 2024"): a date, a sum, a number
+_FIGURE = re.compile(r"\b(?:" + "|".join(MONTHS) + r")\.? (?:\d{1,2}\b(?:, \d{4})?|\d{4})|[$€£]\s?\d[\d,.]*(?:\s*(?:million|billion|thousand))?"
+                     r"|\b\d[\d,.]*(?:\s*(?:million|billion|thousand|percent|%))?", re.IGNORECASE)
+
+
+YEAR = ["a year it did not give", "an unspecified year"]
+SOME = ["several", "some", "a number of"]
+HEDGES = set("up per than more less about approximately nearly almost roughly over within every once no".split())
+# a share stays a share when its figure goes ("up to one-third of the fund, or $3.9 million")
+_SHARE = re.compile(r"\b(half|third|quarter|fifth|tenth|twice|double|triple|percent)\b|%", re.IGNORECASE)
+
+
+def figures_filler(answer: str, rng: random.Random) -> str | None:
+    """For an answer of more than four words that holds figures and no share, the answer with each
+    figure replaced by a vague stand-in ("in 2024" -> "in an unspecified year", "15 minutes" ->
+    "several minutes", sums and dates as ``filler``); None for any other answer."""
+    if len(answer.split()) <= 4 or not _FIGURE.search(answer) or _SHARE.search(answer) or re.search(r"\d-\w", answer):
+        return None
+    # the figures must be what the answer says: a headline or an address keeps saying it without them
+    rest = [w for w in re.findall(r"[a-z]+", _FIGURE.sub(" ", answer).casefold()) if w not in NOT_NAMES | HEDGES]
+    if len(rest) > 2:
+        return None
+
+    def stand_in(m: re.Match) -> str:
+        figure = m.group(0)
+        if re.fullmatch(r"(19|20)\d\d", figure):
+            return rng.choice(YEAR)
+        if re.fullmatch(r"\d[\d,.]*", figure) and re.match(r" [a-z]", answer[m.end():]):
+            return rng.choice(SOME)
+        return filler(figure, rng) or rng.choice(NUMBER)
+    return _FIGURE.sub(stand_in, answer)
 
 
 def split_heading(candidate: str) -> tuple[str, str]:
@@ -140,6 +186,16 @@ def name_removed(row: dict, answers: list[str], rng: random.Random) -> dict | No
     return {**made, "augment": "name-removed"} if made else None
 
 
+def figures_removed(row: dict, answers: list[str], rng: random.Random) -> dict | None:
+    """``answer_removed`` for answers that are longer phrases holding figures, or names asked for
+    by "where" or after a lead-in; kept only if none of the answers' figures is left in the text."""
+    made = answer_removed(row, answers, lambda a: filler(a, rng) or figures_filler(a, rng)
+                          or name_filler(a, row["question"], rng, wider=True))
+    if made is None or any(m.group(0).casefold() in made["candidate"].casefold() for a in answers for m in _FIGURE.finditer(a)):
+        return None
+    return {**made, "augment": "figures-removed" if any(_FIGURE.search(a) for a in answers) else "name-removed"}
+
+
 def other_party(row: dict, parties: list[str], rng: random.Random) -> dict | None:
     sentence = words(row["candidate"])
     body = words(split_heading(row["candidate"])[1])
@@ -155,14 +211,17 @@ def other_party(row: dict, parties: list[str], rng: random.Random) -> dict | Non
     return {**row, "question": swapped, "label": 0, "augment": "other-party", "pool_rank": None}
 
 
-def contrasts(rows: list[dict], items: dict[str, dict], seed: int = 13) -> list[dict]:
-    """The contrast negatives for the positive rows (``items``: the questions by id).
+def contrasts(rows: list[dict], items: dict[str, dict], seed: int = 13, wider: bool = False) -> list[dict]:
+    """The contrast negatives for the positive rows (``items``: the questions by id); ``wider`` adds
+    the figures-removed contrasts and the wider name contrasts (``make_pairs.py --wider``: measured,
+    not in the shipped judge's pairs; training/judge/README.md).
 
     The other party comes from another case of the same writer (same kind of parties, and surely
     not this case under another name: a plaintiff's name can stand for the case itself).
     """
     rng = random.Random(seed)
     name_rng = random.Random(seed + 1)   # its own stream: the figure and party contrasts stay as first made
+    wider_rng = random.Random(seed + 2)  # and so for the name contrasts: figures in longer answers, wider names
     # a one-word "name" that the questions also use in lower case is a word ("Office", "Court")
     common = {w for item in items.values() for w in re.findall(r"\b[a-z]\w*", item["question"])}
     named: dict[str, list[str]] = {}
@@ -184,6 +243,8 @@ def contrasts(rows: list[dict], items: dict[str, dict], seed: int = 13) -> list[
         removed = answer_removed(row, answers, lambda a: filler(a, rng))
         if removed is None and answers:
             removed = name_removed(row, answers, name_rng)
+        if removed is None and answers and wider:
+            removed = figures_removed(row, answers, wider_rng)
         for made in (removed, other_party(row, parties, rng)):
             if made is not None:
                 out.append(made)

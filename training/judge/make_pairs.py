@@ -56,6 +56,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--wider", action="store_true",
+                    help="also the figures-removed and wider name contrasts (measured, not shipped: training/judge/README.md)")
     args = ap.parse_args()
 
     from embeddings.answer.judge import judge_candidates
@@ -118,7 +120,7 @@ def main() -> None:
                     if label:
                         positives.append(row)
             print(f"{name}: {n_q} questions, {n_pairs} pairs, {n_pos} positive so far", file=sys.stderr)
-        made = contrasts(positives, items)
+        made = contrasts(positives, items, wider=args.wider)
         for row in made:
             out.write(json.dumps(row) + "\n")
     kinds = {k: sum(r["augment"] == k for r in made) for k in sorted({r["augment"] for r in made})}
