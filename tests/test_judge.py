@@ -40,6 +40,15 @@ def judge_engine(judge_config, repo_engine):
     return engine
 
 
+def with_judge_policy(engine, **changes):
+    """An engine like ``engine`` (same encoder, index and judge) with [decision.judge] ``changes``."""
+    from embeddings.engine import Engine
+
+    config = engine.config
+    config = replace(config, decision=replace(config.decision, judge=replace(config.decision.judge, **changes)))
+    return Engine(config, engine.encoder, engine.retriever, lambda _: None, None, engine.judge)
+
+
 @pytest.fixture(scope="module")
 def judge(judge_engine) -> Judge:
     return judge_engine.judge
@@ -159,17 +168,11 @@ def test_the_judge_reads_only_what_the_decision_asks_for(judge_engine):
 def test_closest_passages_are_quoted_verbatim_and_never_an_answer(judge_engine):
     from bot.render_text import render_answer
 
-    from embeddings.engine import Engine
-
-    repo_engine = judge_engine
-    config = judge_engine.config
-    lenient = replace(config, decision=replace(config.decision, judge=replace(
-        config.decision.judge, answer_above=1.01, closest_above=0.0)))
-    engine = Engine(lenient, repo_engine.encoder, repo_engine.retriever, lambda _: None, None, repo_engine.judge)
+    engine = with_judge_policy(judge_engine, answer_above=1.01, closest_above=0.0)
     answer = engine.ask("What did the French privacy regulator tell Clearview to do?")
     data = answer.to_json()
     assert data["answered"] is False and data["citations"] == [] and data["closest"]
-    texts = {s.text for s in repo_engine.data.sentences}
+    texts = {s.text for s in judge_engine.data.sentences}
     assert all(c["quote"] in texts for c in data["closest"])
     shown = render_answer(answer)
     assert "Not a confirmed answer" in shown and data["closest"][0]["quote"][:40] in " ".join(shown.split())
@@ -215,11 +218,7 @@ def test_a_question_of_words_in_no_document_is_declined_naming_them_with_the_gat
     (it weighs unknown_share). Either way the reply names the words the documents lack."""
     from bot.render_text import render_answer
 
-    from embeddings.engine import Engine
-
-    config = judge_engine.config
-    gated = replace(config, decision=replace(config.decision, judge=replace(config.decision.judge, unknown_gate=gate)))
-    engine = Engine(gated, judge_engine.encoder, judge_engine.retriever, lambda _: None, None, judge_engine.judge)
+    engine = with_judge_policy(judge_engine, unknown_gate=gate)
     answer = engine.ask("What did zorblat quixer say about vemptly Clearview?")
     data = answer.to_json()
     checks = [c["check"] for c in data["checks"]]

@@ -47,6 +47,8 @@ CONNECTORS = {"of", "&", "and", "for", "de", "la", "van", "von", "der"}
 MONEY = ["an undisclosed sum", "an amount that was not made public", "a sum the parties did not disclose"]
 DATE = ["an unspecified date", "a date it did not give", "a later date"]
 NUMBER = ["an unspecified number", "a number it did not give", "an undisclosed number"]
+YEAR = ["a year it did not give", "an unspecified year"]
+SOME = ["several", "some", "a number of"]   # before a unit: "15 minutes" -> "several minutes"
 
 PERSON = ["a person it did not name", "someone it did not identify", "an unnamed person"]
 PARTY = ["a party it did not name", "another party", "one it did not name"]
@@ -56,7 +58,7 @@ COURT = ["a court it did not name", "another court", "a court"]
 AUX = set("did does do is was were are has have had will would can could should may might must".split())
 # the word asking for a name, first or after a lead-in of up to four words ("In which court...",
 # "According to the filing, who...")
-_ASKED = re.compile(r"^\s*(?:[\w'’-]+,?\s+){0,4}?(who|whom|which|what|where)\b\s*(\w+)?\s*(\w+)?", re.IGNORECASE)
+_ASKED = re.compile(r"^\s*(?P<lead>(?:[\w'’-]+,?\s+){0,4}?)(who|whom|which|what|where)\b\s*(\w+)?\s*(\w+)?", re.IGNORECASE)
 
 _TOKEN = re.compile(r"[\w][\w'’.&-]*|&")
 
@@ -105,9 +107,11 @@ def name_filler(answer: str, question: str, rng: random.Random, wider: bool = Fa
     if not answer[:1].isupper() or len(answer.split()) > 6 or re.search(r"\d", answer):
         return None
     m = _ASKED.match(question)
-    if m is None or not wider and (m.start(1) > len(question) - len(question.lstrip()) or m.group(1).casefold() == "where"):
+    if m is None:
         return None
-    wh, noun, after = (g.casefold() if g else "" for g in m.groups())
+    wh, noun, after = (g.casefold() if g else "" for g in m.groups()[1:])
+    if not wider and (m.group("lead") or wh == "where"):
+        return None
     if wh in ("who", "whom"):
         return rng.choice(PERSON)
     if wh == "where":
@@ -123,9 +127,6 @@ def name_filler(answer: str, question: str, rng: random.Random, wider: bool = Fa
 _FIGURE = re.compile(r"\b(?:" + "|".join(MONTHS) + r")\.? (?:\d{1,2}\b(?:, \d{4})?|\d{4})|[$€£]\s?\d[\d,.]*(?:\s*(?:million|billion|thousand))?"
                      r"|\b\d[\d,.]*(?:\s*(?:million|billion|thousand|percent|%))?", re.IGNORECASE)
 
-
-YEAR = ["a year it did not give", "an unspecified year"]
-SOME = ["several", "some", "a number of"]
 HEDGES = set("up per than more less about approximately nearly almost roughly over within every once no".split())
 # a share stays a share when its figure goes ("up to one-third of the fund, or $3.9 million")
 _SHARE = re.compile(r"\b(half|third|quarter|fifth|tenth|twice|double|triple|percent)\b|%", re.IGNORECASE)
