@@ -298,7 +298,8 @@ def main() -> None:
                   + ("" if p50[pick, read] <= args.max_p50_ms else f"; too slow: p50 {p50[pick, read]:.0f} ms"))
             if p50[pick, read] <= args.max_p50_ms and (best is None or key > best[0]):
                 best = (key, cfg, b, w, t, rows)
-        _, config, b, w, t, rows = best
+        key, config, b, w, t, rows = best
+        report["fitted"]["held_out"] = {"folds": args.folds, "right": key[0], "wrong": -key[1]}
         c = closest_threshold(rows, b, w, t, args.closest_share)
         config = with_policy(config, bias=b, weights=tuple(w), answer_above=t, closest_above=c)
         j = config.decision.judge
