@@ -57,7 +57,7 @@ from embeddings.answer.readers import GuardedReader  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
 from embeddings.engine import Engine  # noqa: E402
 from embeddings.evaluation import judge as judge_item, load_questions, seed_texts, summarize, table  # noqa: E402
-from embeddings.text import plain as normalize  # noqa: E402
+from embeddings.text import missing_groups, plain as normalize  # noqa: E402
 from embeddings.results import Stopwatch  # noqa: E402
 from embeddings.retrieval.local import hybrid_search  # noqa: E402
 
@@ -105,8 +105,8 @@ def run(engine: Engine, prepared: list[Prepared], config, seeds, reader=None, ju
         row = judge_item(p.item, answer.to_json(), seeds)
         row["features"] = list(decision.features) if decision.features else None
         shown = normalize(" ".join(f"{c.outlet or ''} {c.published or ''} {c.quote}" for c in answer.closest))
-        row["closest_holds"] = bool(answer.closest) and p.item["kind"] == "fact" and all(
-            any(normalize(s) in shown for s in g) for g in p.item["expect"])
+        row["closest_holds"] = (bool(answer.closest) and p.item["kind"] == "fact"
+                                and not missing_groups(p.item["expect"], shown))
         row["closest_shown"] = bool(answer.closest)
         rows.append(row)
     return rows
@@ -208,7 +208,7 @@ def holds(data, c, item: dict) -> bool:
     s = data.sentences[c.sid]
     doc = data.documents[s.doc_key]
     text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
-    return item["kind"] == "fact" and all(any(normalize(x) in text for x in g) for g in item["expect"])
+    return item["kind"] == "fact" and not missing_groups(item["expect"], text)
 
 
 def diagnostics(engine, prepared: list[Prepared]) -> dict:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from embeddings import conversation
-from embeddings.text import plain, read_jsonl
+from embeddings.text import missing_groups, plain, read_jsonl
 
 
 def load(path: Path) -> list[dict]:
@@ -23,7 +23,7 @@ def load(path: Path) -> list[dict]:
 
 def standalone_right(turn: dict, standalone: str) -> bool:
     text = plain(standalone)
-    return (all(any(plain(s) in text for s in group) for group in turn["must_contain"])
+    return (not missing_groups(turn["must_contain"], text)
             and not any(plain(s) in text for s in turn["must_not_contain"]))
 
 
@@ -32,7 +32,7 @@ def answer_right(turn: dict, answer) -> bool:
         return not answer.answered
     text = plain(answer.answer)
     cited = {c.doc_id for c in answer.citations}
-    return (answer.answered and all(any(plain(s) in text for s in group) for group in turn["expect"])
+    return (answer.answered and not missing_groups(turn["expect"], text)
             and bool(cited & set(turn["sources"])))
 
 

@@ -7,7 +7,7 @@ import re
 import time
 from pathlib import Path
 
-from embeddings.text import plain, read_jsonl
+from embeddings.text import missing_groups, plain, read_jsonl
 
 def seed_texts(seeds: Path) -> dict[str, str]:
     """doc_id -> normalized text of the seed as a reader sees it (raw file for text formats)."""
@@ -58,7 +58,7 @@ def judge(item: dict, answer: dict, seeds: dict[str, str]) -> dict:
         outcome = "declined" if right else "answered"
         why = "declined" if right else f"answered: {answer.get('answer', '')[:160]}"
     else:
-        missing = [g for g in item["expect"] if not any(plain(s) in text for s in g)]
+        missing = missing_groups(item["expect"], text)
         source_ok = not item["sources"] or bool(cited & set(item["sources"]))
         right = answered and not missing and source_ok
         outcome = "right" if right else "wrong" if answered else "declined"

@@ -14,6 +14,12 @@ def plain(text: str) -> str:
     return " ".join(text.translate(_PLAIN).split()).casefold()
 
 
+def missing_groups(groups: list[list[str]], text: str) -> list[list[str]]:
+    """The groups of alternative strings none of which occurs in ``text`` (already ``plain``): what an
+    answer, a question or a seed lacks of what a question file expects."""
+    return [group for group in groups if not any(plain(s) in text for s in group)]
+
+
 def read_jsonl(path: Path) -> list:
     """One JSON value a non-empty line."""
     with open(path, encoding="utf-8") as fh:

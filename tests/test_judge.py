@@ -213,7 +213,7 @@ def test_without_the_judge_no_judge_is_loaded(repo_engine, judge_engine):
 
 @pytest.mark.parametrize("gate", [True, False])
 def test_a_question_of_words_in_no_document_is_declined_naming_them_with_the_gate_on_or_off(judge_engine, gate):
-    """With [decision.judge] unknown_gate = true (fitted) a question of mostly unknown words is
+    """With [decision.judge] unknown_gate = true a question of mostly unknown words is
     declined before the judge reads it; with false the judge reads it and the combiner declines it
     (it weighs unknown_share). Either way the reply names the words the documents lack."""
     from bot.render_text import render_answer
