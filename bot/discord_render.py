@@ -85,8 +85,18 @@ def _drop_partial_marker(text: str) -> str:
     return re.sub(r"\[\d*$", "", text)
 
 
+_URL = re.compile(r"(https?://[^\s<>()\[\]`|*~]*[^\s<>()\[\]`|*~.,:;!?'\"])")
+
+
 def escape(text: str, brackets: bool = False) -> str:
-    """Escape Discord markdown in document text; ``[n]`` markers stay readable unless ``brackets``."""
+    """Escape Discord markdown in document text; ``[n]`` markers stay readable unless ``brackets``.
+    A web address is shown whole, as ``<address>`` (a link with no preview), not escaped: an answer
+    that gives a link must give one that works."""
+    pieces = _URL.split(text)
+    return "".join(f"<{p}>" if i % 2 else _escape_markdown(p, brackets) for i, p in enumerate(pieces))
+
+
+def _escape_markdown(text: str, brackets: bool) -> str:
     text = re.sub(r"([\\*_~|`])", r"\\\1", text)
     text = text.replace("](", "]\\(")            # no masked links smuggled in from a document
     if brackets:

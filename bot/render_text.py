@@ -11,17 +11,22 @@ def _source_line(outlet, published, title) -> str:
     return " · ".join(p for p in (outlet, published, f"“{title}”" if title else None) if p)
 
 
+def _fill(text: str, width: int, **indents) -> str:
+    """Wrapped at spaces only: a link (or a hyphenated name) is never cut in two."""
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False, **indents)
+
+
 def render_answer(answer: Answer, width: int = 100) -> str:
     body = " ".join(q.prose for q in answer.quotes) if answer.answered else answer.answer
-    lines = [textwrap.fill(body, width)]
+    lines = [_fill(body, width)]
     if answer.note:
-        lines += ["", textwrap.fill(f"Note: {answer.note}", width)]
+        lines += ["", _fill(f"Note: {answer.note}", width)]
     if answer.answered:
         lines += ["", "Sources:"]
         for c in answer.citations:
             lines += _source(c, f"[{c.n}]", width)
     elif answer.closest:
-        lines += ["", textwrap.fill(CLOSEST_TEXT, width)]
+        lines += ["", _fill(CLOSEST_TEXT, width)]
         for c in answer.closest:
             lines += _source(c, "~", width)
     elif answer.passages:
@@ -35,4 +40,4 @@ def _source(c: Citation, mark: str, width: int) -> list[str]:
     page = f", p. {c.page}" if c.page else ""
     return [f"  {mark} {_source_line(c.outlet, c.published, c.title)}{page}",
             f"      {c.url}" if c.url else f"      (seed file {c.doc_id})",
-            textwrap.fill(f"“{c.quote}”", width, initial_indent="      ", subsequent_indent="       ")]
+            _fill(f"“{c.quote}”", width, initial_indent="      ", subsequent_indent="       ")]

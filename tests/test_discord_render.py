@@ -115,6 +115,13 @@ def test_markdown_and_masked_links_from_documents_are_neutralised():
     assert "\\*stars\\*" in e.description and "[1]" in e.description
 
 
+def test_a_link_the_answer_gives_is_shown_whole_and_the_rest_still_escaped():
+    url = "https://reason.example/2021/03/15/clearview_scraped-images/"
+    quotes = (Quote(f"Reason (2021-03-15), {url}: ", "Lawsuit *challenges* Clearview", 1),)
+    (e,) = render.render_answer(answer("", [citation(1, url=url)], quotes=quotes))
+    assert f"<{url}>: Lawsuit \\*challenges\\* Clearview [1]" in e.description
+
+
 def test_unlinkable_urls_are_not_linked():
     for url in ("javascript:alert(1)", "https://x.example/" + "a" * 600):
         (e,) = render.render_answer(answer("A. [1]", [citation(1, url=url)]))
