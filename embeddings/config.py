@@ -126,6 +126,14 @@ class JudgePolicySettings:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    depth: int                  # candidates a question about a document is answered from
+    min_match: float            # the share of its own words the document must hold
+    max_unknown: int            # the most words no document holds a question may have
+    first: bool                 # before the policy's own answer (true) or only where it declined
+
+
+@dataclass(frozen=True)
 class DecisionSettings:
     scorer: str
     with_judge: str
@@ -134,6 +142,7 @@ class DecisionSettings:
     reader_checks: tuple[str, ...]      # checks the reader policy runs on each sentence it would quote
     extractive_checks: tuple[str, ...]  # checks the extractive policy runs on the sentences it would quote
     judge: JudgePolicySettings
+    source: SourceSettings
     features: tuple[str, ...]     # the combiner's inputs, by name (embeddings/answer/combiner.py)
     choice_weight: float
     also_quote: float
@@ -219,6 +228,7 @@ _SECTIONS = {
     "reader": ReaderSettings,
     "judge": JudgeSettings,
     "decision.judge": JudgePolicySettings,
+    "decision.source": SourceSettings,
     "decision": DecisionSettings,
     "discord": DiscordSettings,
     "backend": BackendSettings,

@@ -42,6 +42,14 @@ class Document:
             return f"{self.outlet or self.published}: "
         return ""
 
+    @property
+    def linked_attribution(self) -> str:
+        """"Reason (2021-03-15), https://reason.com/…: " ahead of a source's sentences in an answer
+        that gives its link; the attribution alone when it has none."""
+        if not self.url:
+            return self.attribution
+        return f"{self.attribution.removesuffix(': ') or self.doc_id}, {self.url}: "
+
 
 def iso_date(value) -> str | None:
     """YAML gives datetimes, dates or strings; citations show YYYY-MM-DD."""

@@ -62,6 +62,24 @@ def repo_engine(repo_config, shared_encoder):
     return Engine.open(repo_config, encoder=shared_encoder, log=lambda _: None)
 
 
+@pytest.fixture(scope="session")
+def judge_config(repo_config):
+    from dataclasses import replace
+
+    return replace(load_config(env=WITH_JUDGE), paths=repo_config.paths)
+
+
+@pytest.fixture(scope="session")
+def judge_engine(judge_config, repo_engine):
+    """The default answer stage (judge, no reader) over the repo's seeds, sharing the session's
+    index; its judge is loaded once for the session."""
+    from embeddings.engine import Engine
+
+    engine = Engine(judge_config, repo_engine.encoder, repo_engine.retriever, lambda _: None)
+    assert engine.judge is not None, engine.judge_failed
+    return engine
+
+
 def copy_seeds(dest: Path, names: list[str] | None = None) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted(REPO_SEEDS.iterdir()):

@@ -13,10 +13,10 @@ import pytest
 
 from embeddings.answer import combiner
 from embeddings.answer.candidates import SCORERS, Scored, has_kind, near_duplicate
-from embeddings.answer.checks import CHECKS, adds_check, cited_adds_check, cited_kind_check, failed, kind_check
+from embeddings.answer.checks import CHECKS, Check, adds_check, cited_adds_check, cited_kind_check, failed, kind_check
 from embeddings.answer.compose import compose
 from embeddings.answer.decision import POLICIES, Decision, decide
-from embeddings.answer.question import Question, clean, expected_kind
+from embeddings.answer.question import Question, clean, expected_kind, source_asked
 from embeddings.answer.readers import BACKENDS, GuardedReader, ReaderFailed, Reading
 from embeddings.config import load_config
 from embeddings.documents import Document
@@ -26,7 +26,7 @@ from embeddings.results import DECLINE_TEXT, Stopwatch
 CONFIG = load_config(env={"CASEBOT_READER_BACKEND": "none"})
 S = CONFIG.answer
 
-DOCS = {"a": Document("a", "", "Acme sued", "...", "a.txt", "Daily Post", "2021-05-02"),
+DOCS = {"a": Document("a", "", "Acme sued", "...", "a.txt", "Daily Post", "2021-05-02", "https://dailypost.example/acme-sued"),
         "b": Document("b", "", "Beta news", "...", "b.txt", "Metro Ledger", None)}
 SENTENCES = [("a", "Acme sued"),                                           # 0: the title
              ("a", "Acme agreed to pay $3 million to settle the drivers' claims."),
@@ -34,6 +34,14 @@ SENTENCES = [("a", "Acme sued"),                                           # 0: 
              ("b", "Acme agreed to pay $3 million to settle the drivers' claims!"),
              ("b", "Acme paid 5 million dollars, the Ledger said."),
              ("b", "How much did Acme pay")]
+
+
+def _tokenize(texts):
+    return [[w.strip(".,!?$'").lower() for w in t.split()] for t in texts]
+
+
+LEXICON = SimpleNamespace(tokenize=_tokenize, idf=lambda tokens: {t: 1.0 for t in tokens},
+                          question_terms=lambda text: set(_tokenize([text])[0]) - {"", "which", "who", "the", "that", "was", "when"})
 
 
 class Data:
@@ -46,7 +54,7 @@ class Data:
               for d in DOCS]
     sentence_vectors = np.eye(len(SENTENCES), dtype=np.float32)
 
-    lexicon = SimpleNamespace(tokenize=lambda texts: [[w.strip(".,!?$'").lower() for w in t.split()] for t in texts])
+    lexicon = LEXICON
 
     def sentence_terms(self, sid):
         return set(self.lexicon.tokenize([self.sentences[sid].text])[0]) - {""}
@@ -245,6 +253,63 @@ def test_the_reader_confidence_is_bounded():
 def test_the_combiner_needs_one_weight_a_feature():
     with pytest.raises(ValueError):
         combiner.probability(0.0, [1.0], [1.0, 2.0])
+
+
+# -- questions about a document ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, field", [
+    ("Which outlet reported that Acme was sued?", "outlet"), ("who published the acme story", "outlet"),
+    ("Which newspaper ran 'Acme sued'?", "outlet"), ("When was the Acme article published?", "published"),
+    ("what day did that piece come out", "published"), ("Can I get the link to the Daily Post article?", "url"),
+    ("What's the headline of the Daily Post item?", "title"), ("When did Acme settle?", None),
+    ("What title does the Acme founder hold?", None), ("What did the Daily Post say about Acme?", None)])
+def test_the_question_says_when_it_asks_about_a_document_itself(text, field):
+    assert source_asked(text) == field
+
+
+def about_a_document(text, terms, field, min_match=0.5, unknown=()):
+    q = replace(question(text, terms=terms, unknown=unknown), source=field)
+    config = replace(CONFIG, decision=replace(CONFIG.decision, source=replace(CONFIG.decision.source, min_match=min_match,
+                                                                                  max_unknown=0)))
+    # The extractive policy declines (evidence under decline_below), so only the citation can answer.
+    candidates = [cand(4, 1.0, evidence=0.1), cand(0, 0.9, evidence=0.1)]
+    decision = decide(q, DATA, candidates, None, config)
+    hits = [SimpleNamespace(row=0, dense=0.5, fused=0.5), SimpleNamespace(row=1, dense=0.4, fused=0.4)]
+    return decision, compose(q, DATA, hits, decision, config, Stopwatch())
+
+
+def test_a_question_about_a_document_is_answered_by_the_citation_that_holds_its_words():
+    decision, answer = about_a_document("Which outlet reported that Acme was sued?", {"acme", "sued", "outlet", "reported"}, "outlet")
+    assert decision.cites == "outlet" and [c.sid for c in decision.picked] == [0]   # the title, not the Ledger's sentence
+    assert answer.answered and answer.answer == "Daily Post (2021-05-02): Acme sued [1]"
+    assert answer.checks[-1]["check"] == "supported" and answer.checks[-1]["passed"]
+
+
+def test_an_answer_giving_a_link_carries_it_in_its_lead():
+    _, answer = about_a_document("the link to the Acme sued article?", {"acme", "sued", "link", "article"}, "url")
+    assert answer.answer == "Daily Post (2021-05-02), https://dailypost.example/acme-sued: Acme sued [1]"
+    assert answer.checks[-1]["passed"]
+
+
+def test_a_question_about_a_document_the_documents_lack_is_declined_and_says_why():
+    decision, answer = about_a_document("Which outlet reported that Acme was fined in Texas?",
+                                        {"acme", "fined", "texas", "outlet", "reported"}, "outlet")
+    assert not answer.answered and decision.cites is None
+    assert decision.checks[-1].check == "source" and "0.33 of its words < 0.5" in decision.checks[-1].detail
+
+
+def test_a_story_told_with_a_detail_no_document_holds_is_not_theirs():
+    decision, answer = about_a_document("Which outlet reported that Acme was sued in Texas?",
+                                        {"acme", "sued", "texas", "outlet", "reported"}, "outlet", min_match=0.1,
+                                        unknown=("texas",))
+    assert not answer.answered and decision.cites is None
+    assert decision.checks[-1] == Check("source", False, "asks for the outlet of a story about texas, which no document mentions")
+
+
+def test_words_asking_for_the_source_are_not_details_of_the_story():
+    decision, answer = about_a_document("Which outlet reported that Acme was sued?", {"acme", "sued", "outlet", "reported"},
+                                        "outlet", unknown=("outlet", "reported"))
+    assert decision.cites == "outlet" and answer.answered
 
 
 # -- composition ---------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Composition, the answer stage's last step: the decided sentences become an ``Answer``.
 
 Every word of an answer's body is a quoted sentence of a seed, each cited (``Answer.quotes``); the
-only other words are the outlet and date ahead of a source's sentences (``Document.attribution``),
-taken from its metadata and checked like any claim, and a note where sources give different figures.
+only other words are the outlet and date ahead of a source's sentences (``Document.attribution``; its
+link too, when the question asked for it), taken from its metadata and checked like any claim, and a
+note where sources give different figures.
 """
 
 from __future__ import annotations
@@ -50,22 +51,25 @@ def _cite(data: PassageReading, c: Scored, n: int) -> Citation:
 def _assemble(q: Question, data: PassageReading, hits: list[Hit], decision: Decision, s: AnswerSettings):
     """(quotes, citations, checks, note) of an answer quoting ``decision.picked``."""
     picked, note = decision.picked, decision.note
-    conflict = _conflicting_figure(data, hits, q, picked, s)
+    conflict = None if decision.cites else _conflicting_figure(data, hits, q, picked, s)
     if conflict:
         picked = picked[: s.max_sentences - 1] + (conflict[0],)
         note = conflict[1]
-    quotes, citations = [], []
+    quotes, citations, link = [], [], decision.cites == "url"
     previous_doc = None
     for c in _order(data, picked):
         sentence = data.sentences[c.sid]
         doc = data.documents[sentence.doc_key]
         n = len(citations) + 1
         citations.append(_cite(data, c, n))
-        quotes.append(Quote(doc.attribution if sentence.doc_key != previous_doc else "", sentence.text, n))
+        lead = doc.linked_attribution if link else doc.attribution
+        quotes.append(Quote(lead if sentence.doc_key != previous_doc else "", sentence.text, n))
         previous_doc = sentence.doc_key
     # Words that are not quotes may state no figure or name the cited sources do not hold: the
-    # leads (outlet and date) and the figures of the note, which come from sentences quoted here.
-    sources = [f"{c.quote} {c.outlet or ''} {c.published or ''} {c.title} {c.doc_id}" for c in citations]
+    # leads (outlet and date; the link, when asked for) and the figures of the note, which come
+    # from sentences quoted here.
+    sources = [f"{c.quote} {c.outlet or ''} {c.published or ''} {c.title} {c.doc_id} {c.url if link and c.url else ''}"
+               for c in citations]
     unsupported = unsupported_claims(" ".join(q_.lead for q_ in quotes), sources) \
         + unsupported_claims(note or "", sources, names=False)
     checks = decision.checks + (Check("supported", not unsupported,

@@ -43,8 +43,9 @@ class Decision:
     note: str | None
     reader: str                               # the configured reader ("llama:<file>", "openai:<model>", "none")
     reading: Reading | ReaderFailed | None    # what it said, or why it said nothing; None: not asked
-    features: tuple[float, ...] | None        # the combiner's inputs (embeddings/answer/combiner.py)
+    features: tuple[float, ...] | None        # the combiner's inputs (embeddings/answer/combiner.py); (match, unknown words) from_citation
     closest: tuple[Scored, ...] = ()          # declined, but shown as the closest passage (judge policy)
+    cites: str | None = None                  # answered from the citation: the field asked ("outlet", "url"...)
 
     @property
     def reader_label(self) -> str:
@@ -66,9 +67,9 @@ class Case:
     config: Config
     judged: JudgePool | None = None  # the judge's pool, read on demand; None: no judge
 
-    def decide(self, picked, checks, note=None, features=None, closest=()) -> Decision:
+    def decide(self, picked, checks, note=None, features=None, closest=(), cites=None) -> Decision:
         return Decision(tuple(picked), tuple(checks), note, self.reader, self.reading,
-                        tuple(features) if features is not None else None, tuple(closest))
+                        tuple(features) if features is not None else None, tuple(closest), cites)
 
 
 def extractive(case: Case) -> Decision:
@@ -237,7 +238,83 @@ def decide(q: Question, data: PassageReading, candidates: list[Scored], reader, 
     if judged is not None:
         case = replace(case, judged=judged)
         policy = config.decision.with_judge
-    return choose(POLICIES, policy, "[decision] policy")(case)
+    decision = choose(POLICIES, policy, "[decision] policy")(case)
+    if q.source and (config.decision.source.first or not decision.picked):
+        return from_citation(case, decision)
+    return decision
+
+
+# Words that ask for a source rather than describe the story ("Which outlet ran the article about
+# ..."): left out of the words a document must hold to answer a question about itself.
+SOURCE_WORDS = ("outlet outlets publication publications published publish newspaper newspapers paper site "
+                "website websites news agency article articles story stories piece report reported reports "
+                "headline headlines title link url address web date day ran run carried carry covered cover "
+                "posted released come came editorial item items related listed linked give need please first "
+                "broke wrote online")
+
+
+def citation_match(case: Case, c: Scored) -> float:
+    """The IDF-weighted share of the question's own words (those asking for the source left out)
+    that the sentence, its document's title, outlet and date hold: how surely it is the document
+    a question about a document means. A question for a headline cannot quote it: it names the item
+    by its outlet and the story it is listed with, so a related item's story counts too."""
+    data = case.data
+    terms = case.q.terms - data.lexicon.question_terms(SOURCE_WORDS)
+    if not terms:
+        return 0.0
+    doc = data.documents[data.sentences[c.sid].doc_key]
+    retrieved = {data.sentences[x.sid].doc_key for x in case.candidates}  # the same in every backend
+    about = [doc] + ([data.documents[doc.doc_id]] if case.q.source == "title" and doc.part and doc.doc_id in retrieved else [])
+    words = data.sentence_terms(c.sid) | set(data.lexicon.tokenize([" ".join(f"{d.title} {d.heading}" for d in about)])[0])
+    idf = data.lexicon.idf(sorted(terms))
+    total = sum(idf.values())
+    return sum(idf[t] for t in terms & words) / total if total else 0.0
+
+
+def _holds_field(data: PassageReading, c: Scored, field: str) -> bool:
+    doc = data.documents[data.sentences[c.sid].doc_key]
+    if field == "title":
+        return is_title(data, c)
+    return bool({"outlet": doc.outlet, "published": doc.published, "url": doc.url}[field])
+
+
+def from_citation(case: Case, policy: Decision) -> Decision:
+    """A question about a document rather than what it says ("Which outlet ran <headline>?", "When
+    was <article> published?", the link to an article, an item's headline): the answer is a
+    document's citation. Of the first ``[decision.source] depth`` candidates that have the field
+    asked (a title, for a headline), the one that best matches the question (``citation_match``) is
+    quoted with its citation when it matches at least ``min_match``, with the same sentence from
+    other outlets (a syndicated story) beside it; otherwise the policy's decision stands. With
+    ``first`` this comes before the policy's own answer, without it only where the policy declined.
+    A question with more than ``max_unknown`` words no document holds (``source_unknown``) is not
+    answered this way."""
+    q, data, s = case.q, case.data, case.config.decision.source
+    scored = [(citation_match(case, c), i, c) for i, c in enumerate(case.candidates[: s.depth])
+              if _holds_field(data, c, q.source)]
+    if not scored:
+        return policy
+    match, _, best = max(scored, key=lambda t: (t[0], -t[1]))
+    unknown = source_unknown(q)
+    if len(unknown) > s.max_unknown:
+        return replace(policy, checks=policy.checks + (
+            Check("source", False, f"asks for the {q.source} of a story about {', '.join(unknown)}, which no document mentions"),))
+    if match < s.min_match:
+        return replace(policy, checks=policy.checks + (
+            Check("source", False, f"asks for the {q.source}; the best match holds {match:.2f} of its words < {s.min_match}"),))
+    text = data.sentences[best.sid].text
+    picked = [best] + [c for m, _, c in sorted(scored, key=lambda t: t[1]) if c is not best and m == match
+                       and data.sentences[c.sid].text == text][: case.config.answer.max_sentences - 1]
+    return case.decide(picked, [Check("source", True, f"asks for the {q.source}; candidate {case.candidates.index(best) + 1} "
+                                                      f"holds {match:.2f} of its words ≥ {s.min_match}")],
+                       features=(match, len(unknown)), cites=q.source)
+
+
+def source_unknown(q: Question) -> list[str]:
+    """The question's words that no document holds (a likely typo aside), those asking for the
+    source left out: a story told with a detail no document has ("sued in Texas", "the Guardian's
+    piece") is not one of theirs, however many of its other words match."""
+    asking = set(SOURCE_WORDS.split())
+    return [w for w in q.unknown if w not in asking]
 
 
 def mostly_unknown(q: Question, s: AnswerSettings) -> bool:

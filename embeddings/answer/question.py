@@ -26,6 +26,31 @@ _RULES = [
 ]
 
 
+# Questions about a document rather than what it says: its link, headline, outlet or publication
+# date, which its citation holds (embeddings/answer/decision.py from_citation). The first rule that
+# matches decides.
+_SOURCE_RULES = [
+    (re.compile(r"\b(?:link|url|web address)\b", re.I), "url"),
+    (re.compile(r"\bheadlines?\b|\btitle (?:of|for) (?:the|that|this|a)\b", re.I), "title"),
+    (re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:outlets?|publications?|newspapers?|papers?|news ?sites?|websites?|sites?|"
+                r"magazines?|broadcasters?|news (?:organi[sz]ations?|services?|agenc(?:y|ies)))\b(?!\s+(?:of|for)\s+the\s+(?:court|case))"
+                r"|\bwho\s+(?:first\s+)?(?:published|reported|ran|carried|covered|broke|posted)\b"
+                r"|\b(?:published|reported|carried|run|ran)\s+(?:by|in|on)\s+(?:which|what)\b", re.I), "outlet"),
+    (re.compile(r"\bwhen\b.*\b(?:published|come out|came out|posted|released)\b"
+                r"|\b(?:what|which)\s+(?:date|day)\b.*\b(?:published|posted|article|story|piece|editorial|item)\b"
+                r"|\bpublication date\b", re.I), "published"),
+]
+
+
+def source_asked(question: str) -> str | None:
+    """"url", "title", "outlet" or "published" when the question asks about a document itself
+    ("Which outlet ran …?", "the link to the … article"), else None."""
+    for pattern, field in _SOURCE_RULES:
+        if pattern.search(question):
+            return field
+    return None
+
+
 def expected_kind(question: str) -> str | None:
     """"date", "number", "person"... (the kinds of embeddings/answer/candidates.py KINDS), or None."""
     for pattern, kind in _RULES:
@@ -46,6 +71,7 @@ class Question:
     terms: frozenset[str]       # subject words, as the lexical index tokenizes them
     kind: str | None            # "date", "number", "person"... or None
     unknown: tuple[str, ...]    # words of the question that occur in no document
+    source: str | None = None   # the citation field it asks for ("outlet", "published", "url", "title"), if any
 
     @property
     def unknown_share(self) -> float:
@@ -64,4 +90,4 @@ class Question:
     def make(cls, text: str, vector: np.ndarray, lexicon: Lexicon) -> "Question":
         """``lexicon``: the corpus's term statistics (a loaded version's ``lexicon``, a retriever's)."""
         return cls(text, vector, frozenset(lexicon.question_terms(text)), expected_kind(text),
-                   tuple(lexicon.unknown_words(text)))
+                   tuple(lexicon.unknown_words(text)), source_asked(text))
