@@ -2,7 +2,8 @@
 ingredient (an ablation), the coverage at a fixed risk, and how often the answer is in the pool.
 
     .venv/bin/python benchmarks/judge_quality.py             # report with the configured settings
-    .venv/bin/python benchmarks/judge_quality.py --fit       # fit [decision.judge] on the tuning set
+    .venv/bin/python benchmarks/judge_quality.py --fit       # fit [decision.judge] and [decision.source]
+    .venv/bin/python benchmarks/judge_quality.py --fit-source  # fit [decision.source] alone
 
 Each question's retrieval, candidates and judge logits are computed once (the engine's own
 functions); every configuration then reruns only the decision and composition on them, and the
@@ -25,8 +26,16 @@ winner is refitted on the whole tuning set. Only settings whose warm answer p50 
 lowest threshold under answer_above at which at least --closest-share of the tuning set's closest
 passages held the answer.
 
+Then [decision.source], the answers from a document's citation to questions about the document
+(its outlet, date, link, headline; `fit_source`): each depth, before the policy's answer or only
+where it declined, and the most unknown words allowed, with the citation-match threshold answering
+the most questions right in all with at most --max-wrong of these answers wrong; the setting with
+the most right held out wins (the same folds), refitted on the whole. That fit also reads
+questions_tune_sources.jsonl, written for it (half unanswerable). --fit-source runs it alone over
+the configured [decision.judge].
+
 The tuning set is tests/data/questions_tune.jsonl with questions_tune_more.jsonl (HALVES); the test
-half, questions_test.jsonl, only reports.
+half, questions_test.jsonl, only reports; the report also prints questions_tune_sources.jsonl alone.
 """
 
 from __future__ import annotations
@@ -63,8 +72,11 @@ from embeddings.retrieval.local import hybrid_search  # noqa: E402
 
 # The tuning set: the tuning half of the first question set, and a second set written later for
 # tuning only (tests/data/README.md); the test half reports.
-HALVES = {"tune": (SETS["tune"], ROOT / "tests" / "data" / "questions_tune_more.jsonl"), "test": (SETS["test"],)}
-TITLES = {"tune": "tuning set", "test": "test half"}
+# Questions about the documents themselves (their outlet, date, link, headline), written for tuning
+# the answers from a citation ([decision.source]) only: half of them are not answered by the seeds.
+HALVES = {"tune": (SETS["tune"], ROOT / "tests" / "data" / "questions_tune_more.jsonl"), "test": (SETS["test"],),
+          "sources": (ROOT / "tests" / "data" / "questions_tune_sources.jsonl",)}
+TITLES = {"tune": "tuning set", "test": "test half", "sources": "questions about the documents (tuning the citation answers)"}
 
 JUDGE_FEATURES = ("judge", "judge_rival", "extractive_rank", "evidence", "best_evidence", "coverage",
                   "kind_asked", "unknown_share")
@@ -104,12 +116,21 @@ def run(engine: Engine, prepared: list[Prepared], config, seeds, reader=None, ju
         answer = compose(p.q, engine.data, p.hits, decision, config, Stopwatch())
         row = judge_item(p.item, answer.to_json(), seeds)
         row["features"] = list(decision.features) if decision.features else None
+        row["cites"] = decision.cites
         shown = normalize(" ".join(f"{c.outlet or ''} {c.published or ''} {c.quote}" for c in answer.closest))
         row["closest_holds"] = (bool(answer.closest) and p.item["kind"] == "fact"
                                 and not missing_groups(p.item["expect"], shown))
         row["closest_shown"] = bool(answer.closest)
         rows.append(row)
     return rows
+
+
+def with_source(config, **changes):
+    """``config`` with [decision.source] ``changes``."""
+    return replace(config, decision=replace(config.decision, source=replace(config.decision.source, **changes)))
+
+
+NO_SOURCE = 2.0   # a min_match no question reaches: questions about a document get no answer from its citation
 
 
 def with_policy(config, read=None, **changes):
@@ -123,7 +144,8 @@ def open_rows(engine, prepared, config, seeds, reader=None) -> list[dict]:
     """Every proposal the checks let through is answered (threshold 0): its rightness is the label."""
     j = config.decision.judge
     weights = j.weights if len(j.weights) == len(j.features) else (0.0,) * len(j.features)
-    rows = run(engine, prepared, with_policy(config, weights=weights, answer_above=0.0, closest_above=0.0), seeds, reader)
+    cfg = with_source(with_policy(config, weights=weights, answer_above=0.0, closest_above=0.0), min_match=NO_SOURCE)
+    rows = run(engine, prepared, cfg, seeds, reader)
     for r in rows:
         r["right_if_answered"] = r["answered"] and r["kind"] == "fact" and r["outcome"] == "right"
     return rows
@@ -170,6 +192,85 @@ def held_out(rows: list[dict], l2: float, max_wrong: float, folds: int) -> tuple
         right += sum(r["right_if_answered"] for r in answered)
         wrong += sum(not r["right_if_answered"] for r in answered)
     return right, wrong
+
+
+def source_rows(engine, prepared, config, seeds, depth: int) -> list[dict]:
+    """Each question's outcome under ``config`` with no answers from a citation ("main": right,
+    wrong or declined), and, for a question about a document, the answer its best-matching citation
+    among the first ``depth`` candidates would give: "match" (None: not such a question, or no
+    candidate has the field) and whether it is right ("route_right")."""
+    main = run(engine, prepared, with_source(config, min_match=NO_SOURCE), seeds)
+    route = run(engine, prepared, with_source(config, depth=depth, min_match=0.0, max_unknown=ANY_UNKNOWN, first=True), seeds)
+    return [{"main": m["outcome"] if m["kind"] == "fact" else ("wrong" if m["answered"] else "declined"),
+             "match": r["features"][0] if r["cites"] else None, "unknown": r["features"][1] if r["cites"] else None,
+             "route_right": r["outcome"] == "right"}
+            for m, r in zip(main, route)]
+
+
+ANY_UNKNOWN = 1000  # a max_unknown no question exceeds
+
+
+def with_threshold(rows: list[dict], t: float, first: bool, max_unknown: int = ANY_UNKNOWN) -> tuple[int, int, int, int]:
+    """(right, wrong, answered from the citation, of them wrong) over ``rows`` when a question
+    about a document with at most ``max_unknown`` unknown words is answered from its citation at
+    match ``t`` (with ``first``, before the policy's answer; without, only where it declined)."""
+    right = wrong = routed = routed_wrong = 0
+    for r in rows:
+        if (r["match"] is not None and r["match"] >= t and r["unknown"] <= max_unknown
+                and (first or r["main"] == "declined")):
+            routed += 1
+            routed_wrong += not r["route_right"]
+            right += r["route_right"]
+            wrong += not r["route_right"]
+        else:
+            right += r["main"] == "right"
+            wrong += r["main"] == "wrong"
+    return right, wrong, routed, routed_wrong
+
+
+def match_threshold(rows: list[dict], first: bool, max_unknown: int, max_wrong: float) -> tuple[float, int, int]:
+    """(min_match, right, wrong): the threshold answering the most questions right in all, with at
+    most ``max_wrong`` of the answers from a citation wrong (a tie: the higher; NO_SOURCE: none)."""
+    best = (NO_SOURCE, *with_threshold(rows, NO_SOURCE, first)[:2])
+    for t in sorted({round(r["match"] - 5e-5, 4) for r in rows if r["match"] is not None}, reverse=True):
+        right, wrong, routed, routed_wrong = with_threshold(rows, t, first, max_unknown)
+        if routed_wrong <= max_wrong * routed and right > best[1]:
+            best = (t, right, wrong)
+    return best
+
+
+def source_held_out(rows: list[dict], first: bool, max_unknown: int, max_wrong: float, folds: int) -> tuple[int, int]:
+    """(right, wrong) over the questions of each fold, at the threshold fitted on the other folds."""
+    right = wrong = 0
+    for k in range(folds):
+        t, _, _ = match_threshold([r for i, r in enumerate(rows) if i % folds != k], first, max_unknown, max_wrong)
+        r_, w_, _, _ = with_threshold([r for i, r in enumerate(rows) if i % folds == k], t, first, max_unknown)
+        right, wrong = right + r_, wrong + w_
+    return right, wrong
+
+
+def fit_source(engine, prepared: list[Prepared], config, seeds, max_wrong: float, folds: int):
+    """[decision.source] for ``config``'s policy: each depth, before the policy's answer or only
+    where it declines, and at most 0, 1 or any unknown words, with the threshold fitted on the other
+    folds; the setting answering the most questions right held out wins (a tie: fewer wrong, then
+    the earlier: shallower, only where declined, fewer unknown words), refitted on them all.
+    Returns (config with it, its lines, the held-out figures)."""
+    best = None
+    for depth in (3, 6, 12, 24):
+        rows = source_rows(engine, prepared, config, seeds, depth)
+        for first in (False, True):
+            for max_unknown in (0, 1, ANY_UNKNOWN):
+                t, right, wrong = match_threshold(rows, first, max_unknown, max_wrong)
+                cv_right, cv_wrong = source_held_out(rows, first, max_unknown, max_wrong, folds)
+                print(f"answers from the citation, depth {depth}, first {first}, max_unknown {max_unknown}: {right} right, "
+                      f"{wrong} wrong at match >= {t} (held out: {cv_right} right, {cv_wrong} wrong)")
+                if best is None or (cv_right, -cv_wrong) > best[0]:
+                    best = ((cv_right, -cv_wrong), depth, first, max_unknown, t)
+    (cv_right, cv_wrong), depth, first, max_unknown, t = best
+    lines = ["[decision.source]", f"depth = {depth}", f"min_match = {t}", f"max_unknown = {max_unknown}",
+             f"first = {str(first).lower()}"]
+    return (with_source(config, depth=depth, min_match=t, max_unknown=max_unknown, first=first), lines,
+            {"folds": folds, "right": cv_right, "wrong": -cv_wrong})
 
 
 def closest_threshold(rows: list[dict], bias, weights, answer_above: float, share: float) -> float:
@@ -231,7 +332,9 @@ def diagnostics(engine, prepared: list[Prepared]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fit", action="store_true", help="fit [decision.judge] on the tuning set and print the lines")
+    ap.add_argument("--fit", action="store_true", help="fit [decision.judge], then [decision.source], and print the lines")
+    ap.add_argument("--fit-source", action="store_true",
+                    help="fit [decision.source] alone, over the configured [decision.judge] (its timings need no idle machine)")
     ap.add_argument("--max-wrong", type=float, default=0.03, help="the most wrong answers, as a share of those answered")
     ap.add_argument("--closest-share", type=float, default=0.5, help="closest passages must hold the answer this often")
     ap.add_argument("--l2", type=float, default=1.0)
@@ -310,6 +413,16 @@ def main() -> None:
                  f"answer_above = {j.answer_above}", f"closest_above = {j.closest_above}"]
         print("\n[decision.judge] fitted on the tuning set:\n" + "\n".join(lines))
         report["fitted"]["lines"] = lines
+    if args.fit or args.fit_source:
+        # Then the answers from a citation, for the questions about a document, over this policy:
+        # on the tuning set with the questions about the documents written for it.
+        config, lines, report["fitted"]["source_held_out"] = fit_source(
+            engine, prepared["tune"] + prepared["sources"], config, seeds, args.max_wrong, args.folds)
+        print("\n".join(lines))
+        report["fitted"]["lines"] = report["fitted"].get("lines", []) + lines
+
+    # Every column but the last leaves the answers from a citation out: what each ingredient adds.
+    full, config = config, with_source(config, min_match=NO_SOURCE)
 
     def fitted_variant(features, reader_=None):
         cfg = with_policy(config, features=features)
@@ -329,6 +442,7 @@ def main() -> None:
                                        closest_above=1.0), None, True),
         "combiner without the judge": (fitted_variant(NO_JUDGE_FEATURES), None, True),
         "judge + checks + combiner": (config, None, True),
+        "+ answers from the citation": (full, None, True),
     }
     if reader is not None:
         variants["reader (previous default)"] = (no_judge, reader, False)
@@ -346,14 +460,15 @@ def main() -> None:
         j = config.decision.judge
         curve = coverage_at_risk(open_rows(engine, its, config, seeds), j.bias, j.weights)
         secs = sorted(p.seconds for p in its)
-        print(f"judge diagnostics: {diagnostics(engine, its)}")
+        diag = diagnostics(engine, its)
         print(f"\n## {TITLES[name]} ({len(its)} questions)")
         print(table(columns))
-        print(f"closest passage (full judge): {extra['judge + checks + combiner']}")
+        print(f"judge diagnostics: {diag}")
+        print(f"closest passage (full judge): {extra['+ answers from the citation']}")
         print(f"coverage at risk (right answers at most this share wrong, full judge): {curve}")
         print(f"answer in the pool: {pool_recall(engine, its, base.reader.candidates)}")
         print(f"retrieval + candidates + the judge reading its whole pool p50: {secs[len(secs) // 2] * 1e3:.0f} ms")
-        report[name] = {"columns": columns, "closest": extra, "coverage_at_risk": curve,
+        report[name] = {"columns": columns, "closest": extra, "coverage_at_risk": curve, "judge": diag,
                         "pool": pool_recall(engine, its, base.reader.candidates),
                         "prepare_ms_p50": secs[len(secs) // 2] * 1e3}
     Path(args.out).write_text(json.dumps(report, indent=1, default=str))
