@@ -262,7 +262,18 @@ def test_the_combiner_needs_one_weight_a_feature():
     ("Which newspaper ran 'Acme sued'?", "outlet"), ("When was the Acme article published?", "published"),
     ("what day did that piece come out", "published"), ("Can I get the link to the Daily Post article?", "url"),
     ("What's the headline of the Daily Post item?", "title"), ("When did Acme settle?", None),
-    ("What title does the Acme founder hold?", None), ("What did the Daily Post say about Acme?", None)])
+    ("What title does the Acme founder hold?", None), ("What did the Daily Post say about Acme?", None),
+    ("Who reported that?", "outlet"), ("When was 'Acme sued' published?", "published"),
+    ("What publication date does the Acme piece carry?", "published"),
+    # about the case, not a document: no citation answers these
+    ("Which paper did the judge cite?", None), ("Which websites did Acme scrape?", None), ("Who ran Acme?", None),
+    ("Who covered the legal fees?", None), ("Who wrote the Daily Post article?", None),
+    ("When was the settlement released?", None), ("When was the ruling published?", None),
+    ("Is there a link between Acme and the police?", None), ("What was the headline figure of the deal?", None),
+    ("What is the title of the act?", None),
+    # the source a text itself names is not the document's own outlet
+    ("Which outlet is credited with the report in the Daily Post article?", None),
+    ("According to the Daily Post, which outlet first reported it?", None)])
 def test_the_question_says_when_it_asks_about_a_document_itself(text, field):
     assert source_asked(text) == field
 

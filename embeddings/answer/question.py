@@ -28,15 +28,24 @@ _RULES = [
 
 # Questions about a document rather than what it says: its link, headline, outlet or publication
 # date, which its citation holds (embeddings/answer/decision.py from_citation). The first rule that
-# matches decides.
+# matches decides. Each needs a word for a document or its coverage ("Which paper did the judge
+# cite?", "Who ran Clearview?", "When was the settlement released?", "the title of the act" are not
+# about one), and a question for the source a text itself names ("Which outlet is cited as the
+# source …", "according to …") is none: the citation holds the document's own outlet, not that one.
+_DOC = r"(?:\b(?:articles?|stor(?:y|ies)|pieces?|reports?|editorials?|items?|posts?|coverage|news|headlines?|thing|it|that|this)\b|['\"‘“])"
+_NOT_SOURCE = re.compile(r"\b(?:cited|credited|attributed|according to(?!\s+(?:which|what)\b)|names? as)\b", re.I)
 _SOURCE_RULES = [
-    (re.compile(r"\b(?:link|url|web address)\b", re.I), "url"),
-    (re.compile(r"\bheadlines?\b|\btitle (?:of|for) (?:the|that|this|a)\b", re.I), "title"),
-    (re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:outlets?|publications?|newspapers?|papers?|news ?sites?|websites?|sites?|"
+    (re.compile(r"\b(?:link|url|web address)\b(?!\s+(?:between|with)\b)", re.I), "url"),
+    (re.compile(r"\bheadlines?\b(?!\s+(?:figures?|numbers?|rates?|amounts?|sums?|claims?)\b)"
+                rf"|\btitle\s+(?:of|for)\s+(?:(?:the|that|this|a|an)\s+(?:[\w'-]+\s+){{0,4}}?)?{_DOC}", re.I), "title"),
+    (re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:outlets?|publications?(?!\s+date)|newspapers?|news ?(?:sites?|websites?|papers?)|"
                 r"magazines?|broadcasters?|news (?:organi[sz]ations?|services?|agenc(?:y|ies)))\b(?!\s+(?:of|for)\s+the\s+(?:court|case))"
-                r"|\bwho\s+(?:first\s+)?(?:published|reported|ran|carried|covered|broke|posted)\b"
+                r"|\b(?:which|what)\s+(?:\w+\s+)?(?:papers?|sites?|websites?)(?:'s\s+(?:editorial|article|story|piece|report)"
+                r"|\s+(?:(?:has|have|had|first)\s+)?(?:ran|run|published|reported|carried|covered|broke|posted|wrote|had))\b"
+                rf"|\bwho\s+(?:first\s+)?(?:published|reported|ran|carried|covered|broke|posted)\s+(?:(?:on|about)\s+)?(?:(?:the|that|this)\s+(?:[\w'-]+\s+){{0,3}})?{_DOC}"
+                rf"|\b(?:which|what)\s+(?:\w+\s+)?(?:papers?|sites?|websites?)\s+(?:was|is)\s+(?:(?:the|that|this)\s+(?:[\w'-]+\s+){{0,3}})?{_DOC}"
                 r"|\b(?:published|reported|carried|run|ran)\s+(?:by|in|on)\s+(?:which|what)\b", re.I), "outlet"),
-    (re.compile(r"\bwhen\b.*\b(?:published|come out|came out|posted|released)\b"
+    (re.compile(rf"^(?=.*{_DOC}).*\bwhen\b.*\b(?:published|come out|came out|posted|released|ran|run)\b"
                 r"|\b(?:what|which)\s+(?:date|day)\b.*\b(?:published|posted|article|story|piece|editorial|item)\b"
                 r"|\bpublication date\b", re.I), "published"),
 ]
@@ -45,6 +54,8 @@ _SOURCE_RULES = [
 def source_asked(question: str) -> str | None:
     """"url", "title", "outlet" or "published" when the question asks about a document itself
     ("Which outlet ran …?", "the link to the … article"), else None."""
+    if _NOT_SOURCE.search(question):
+        return None
     for pattern, field in _SOURCE_RULES:
         if pattern.search(question):
             return field
