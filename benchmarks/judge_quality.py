@@ -131,6 +131,7 @@ def with_source(config, **changes):
 
 
 NO_SOURCE = 2.0   # a min_match no question reaches: questions about a document get no answer from its citation
+ANY_UNKNOWN = 1000  # a max_unknown no question exceeds
 
 
 def with_policy(config, read=None, **changes):
@@ -205,9 +206,6 @@ def source_rows(engine, prepared, config, seeds, depth: int) -> list[dict]:
              "match": r["features"][0] if r["cites"] else None, "unknown": r["features"][1] if r["cites"] else None,
              "route_right": r["outcome"] == "right"}
             for m, r in zip(main, route)]
-
-
-ANY_UNKNOWN = 1000  # a max_unknown no question exceeds
 
 
 def with_threshold(rows: list[dict], t: float, first: bool, max_unknown: int = ANY_UNKNOWN) -> tuple[int, int, int, int]:

@@ -52,7 +52,8 @@ def ulen(text: str) -> int:
 
 
 def trim(text: str, limit: int, ellipsis: str = "…") -> str:
-    """Cut ``text`` to at most ``limit`` units at a word boundary, never inside a ``[n]`` marker."""
+    """Cut ``text`` to at most ``limit`` units at a word boundary, never inside a ``[n]`` marker or
+    a link."""
     if ulen(text) <= limit:
         return text
     budget = limit - ulen(ellipsis)
@@ -62,6 +63,8 @@ def trim(text: str, limit: int, ellipsis: str = "…") -> str:
     space = head.rfind(" ")
     if space > len(head) // 2:
         head = head[:space]
+    else:
+        head = re.sub(r"<?https?://\S*$", "", head)   # a link cut short would lead somewhere else
     head = _drop_partial_marker(head).rstrip(" ,;:")
     return head + ellipsis
 
@@ -85,15 +88,23 @@ def _drop_partial_marker(text: str) -> str:
     return re.sub(r"\[\d*$", "", text)
 
 
-_URL = re.compile(r"(https?://[^\s<>()\[\]`|*~]*[^\s<>()\[\]`|*~.,:;!?'\"])")
+# A web address in text: no spaces or markdown, parentheses only in balanced pairs (a wiki's
+# "…_(company)"), not ending in the sentence's punctuation.
+_URL_CHAR = r"[^\s<>()\[\]`|*~]"
+_URL = re.compile(rf"(https?://(?:{_URL_CHAR}|\({_URL_CHAR}*\))*(?:[^\s<>()\[\]`|*~.,:;!?'\"]|\({_URL_CHAR}*\)))")
 
 
 def escape(text: str, brackets: bool = False) -> str:
     """Escape Discord markdown in document text; ``[n]`` markers stay readable unless ``brackets``.
     A web address is shown whole, as ``<address>`` (a link with no preview), not escaped: an answer
     that gives a link must give one that works."""
-    pieces = _URL.split(text)
-    return "".join(f"<{p}>" if i % 2 else _escape_markdown(p, brackets) for i, p in enumerate(pieces))
+    pieces = _URL.split(re.sub(r"<(https?://[^\s<>]+)>", r"\1", text))   # one already in <> is wrapped once
+    return "".join(_shown_url(p, brackets) if i % 2 else _escape_markdown(p, brackets) for i, p in enumerate(pieces))
+
+
+def _shown_url(url: str, brackets: bool) -> str:
+    link = safe_url(url)
+    return f"<{link}>" if link else _escape_markdown(url, brackets)
 
 
 def _escape_markdown(text: str, brackets: bool) -> str:

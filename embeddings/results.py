@@ -42,7 +42,8 @@ CLOSEST_TEXT = ("Not a confirmed answer: no sentence I found clearly answers thi
 class Quote:
     """One part of an answer's body: a source's verbatim sentence and the number of its citation."""
 
-    lead: str                  # "Outlet (date): " ahead of a source's first sentence; "" otherwise
+    lead: str                  # "Outlet (date): " ahead of a source's first sentence ("Outlet (date), link: "
+                               # when the question asked for a link); "" otherwise
     text: str                  # the quoted sentence, verbatim
     n: int                     # its citation's number
 

@@ -122,6 +122,15 @@ def test_a_link_the_answer_gives_is_shown_whole_and_the_rest_still_escaped():
     assert f"<{url}>: Lawsuit \\*challenges\\* Clearview [1]" in e.description
 
 
+def test_a_link_in_a_document_is_whole_once_and_never_cut():
+    wiki = "https://en.wikipedia.org/wiki/Clearview_AI_(company)"
+    assert render.escape(f"See {wiki}. Or <https://x.example/a_b>.") == \
+        "See <https://en.wikipedia.org/wiki/Clearview_AI_%28company%29>. Or <https://x.example/a_b>."
+    long = "https://x.example/" + "a" * 600                      # over LINK_URL_MAX: text, not a link
+    assert render.escape(long) == long
+    assert render.trim("Read " + "https://x.example/" + "b" * 300, 100) == "Read…"
+
+
 def test_unlinkable_urls_are_not_linked():
     for url in ("javascript:alert(1)", "https://x.example/" + "a" * 600):
         (e,) = render.render_answer(answer("A. [1]", [citation(1, url=url)]))

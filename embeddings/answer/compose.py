@@ -2,7 +2,7 @@
 
 Every word of an answer's body is a quoted sentence of a seed, each cited (``Answer.quotes``); the
 only other words are the outlet and date ahead of a source's sentences (``Document.attribution``; its
-link too, when the question asked for it), taken from its metadata and checked like any claim, and a
+link too, when the question asks for one), taken from its metadata and checked like any claim, and a
 note where sources give different figures.
 """
 
@@ -55,7 +55,7 @@ def _assemble(q: Question, data: PassageReading, hits: list[Hit], decision: Deci
     if conflict:
         picked = picked[: s.max_sentences - 1] + (conflict[0],)
         note = conflict[1]
-    quotes, citations, link = [], [], decision.cites == "url"
+    quotes, citations, link = [], [], q.source == "url"       # a question for a link gets one
     previous_doc = None
     for c in _order(data, picked):
         sentence = data.sentences[c.sid]

@@ -253,22 +253,19 @@ SOURCE_WORDS = ("outlet outlets publication publications published publish newsp
                 "broke wrote online")
 
 
-def citation_match(case: Case, c: Scored) -> float:
-    """The IDF-weighted share of the question's own words (those asking for the source left out)
-    that the sentence, its document's title, outlet and date hold: how surely it is the document
-    a question about a document means. A question for a headline cannot quote it: it names the item
-    by its outlet and the story it is listed with, so a related item's story counts too."""
-    data = case.data
-    terms = case.q.terms - data.lexicon.question_terms(SOURCE_WORDS)
-    if not terms:
+def citation_match(case: Case, c: Scored, idf: dict[str, float]) -> float:
+    """The IDF-weighted share of the question's own words (``idf``: those asking for the source
+    left out) that the sentence, its document's title, outlet and date hold: how surely it is the
+    document a question about a document means. A question for a headline cannot quote it: it names
+    the item by its outlet and the story it is listed with, so a related item's story counts too."""
+    data, total = case.data, sum(idf.values())
+    if not total:
         return 0.0
     doc = data.documents[data.sentences[c.sid].doc_key]
     retrieved = {data.sentences[x.sid].doc_key for x in case.candidates}  # the same in every backend
     about = [doc] + ([data.documents[doc.doc_id]] if case.q.source == "title" and doc.part and doc.doc_id in retrieved else [])
     words = data.sentence_terms(c.sid) | set(data.lexicon.tokenize([" ".join(f"{d.title} {d.heading}" for d in about)])[0])
-    idf = data.lexicon.idf(sorted(terms))
-    total = sum(idf.values())
-    return sum(idf[t] for t in terms & words) / total if total else 0.0
+    return sum(w for t, w in idf.items() if t in words) / total
 
 
 def _holds_field(data: PassageReading, c: Scored, field: str) -> bool:
@@ -289,12 +286,15 @@ def from_citation(case: Case, policy: Decision) -> Decision:
     A question with more than ``max_unknown`` words no document holds (``source_unknown``) is not
     answered this way."""
     q, data, s = case.q, case.data, case.config.decision.source
-    scored = [(citation_match(case, c), i, c) for i, c in enumerate(case.candidates[: s.depth])
+    asking = data.lexicon.question_terms(SOURCE_WORDS)
+    terms = sorted(q.terms - asking)
+    idf = data.lexicon.idf(terms) if terms else {}
+    scored = [(citation_match(case, c, idf), i, c) for i, c in enumerate(case.candidates[: s.depth])
               if _holds_field(data, c, q.source)]
     if not scored:
         return policy
-    match, _, best = max(scored, key=lambda t: (t[0], -t[1]))
-    unknown = source_unknown(q)
+    match, rank, best = max(scored, key=lambda t: (t[0], -t[1]))
+    unknown = source_unknown(q, data.lexicon)
     if len(unknown) > s.max_unknown:
         return replace(policy, checks=policy.checks + (
             Check("source", False, f"asks for the {q.source} of a story about {', '.join(unknown)}, which no document mentions"),))
@@ -304,17 +304,18 @@ def from_citation(case: Case, policy: Decision) -> Decision:
     text = data.sentences[best.sid].text
     picked = [best] + [c for m, _, c in sorted(scored, key=lambda t: t[1]) if c is not best and m == match
                        and data.sentences[c.sid].text == text][: case.config.answer.max_sentences - 1]
-    return case.decide(picked, [Check("source", True, f"asks for the {q.source}; candidate {case.candidates.index(best) + 1} "
+    return case.decide(picked, [Check("source", True, f"asks for the {q.source}; candidate {rank + 1} "
                                                       f"holds {match:.2f} of its words ≥ {s.min_match}")],
                        features=(match, len(unknown)), cites=q.source)
 
 
-def source_unknown(q: Question) -> list[str]:
+def source_unknown(q: Question, lexicon) -> list[str]:
     """The question's words that no document holds (a likely typo aside), those asking for the
-    source left out: a story told with a detail no document has ("sued in Texas", "the Guardian's
-    piece") is not one of theirs, however many of its other words match."""
-    asking = set(SOURCE_WORDS.split())
-    return [w for w in q.unknown if w not in asking]
+    source left out (by stem: "publishing", "reporter"): a story told with a detail no document has
+    ("sued in Texas", "the Guardian's piece") is not one of theirs, however many of its other words
+    match."""
+    asking = lexicon.question_terms(SOURCE_WORDS)
+    return [w for w in q.unknown if not set(lexicon.tokenize([w])[0]) & asking]
 
 
 def mostly_unknown(q: Question, s: AnswerSettings) -> bool:
