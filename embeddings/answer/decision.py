@@ -253,16 +253,16 @@ SOURCE_WORDS = ("outlet outlets publication publications published publish newsp
                 "broke wrote online")
 
 
-def citation_match(case: Case, c: Scored, idf: dict[str, float]) -> float:
+def citation_match(case: Case, c: Scored, idf: dict[str, float], retrieved: set[str]) -> float:
     """The IDF-weighted share of the question's own words (``idf``: those asking for the source
     left out) that the sentence, its document's title, outlet and date hold: how surely it is the
     document a question about a document means. A question for a headline cannot quote it: it names
-    the item by its outlet and the story it is listed with, so a related item's story counts too."""
+    the item by its outlet and the story it is listed with, so a related item's story counts too
+    when it was retrieved (``retrieved``: the candidates' documents, the same in every backend)."""
     data, total = case.data, sum(idf.values())
     if not total:
         return 0.0
     doc = data.documents[data.sentences[c.sid].doc_key]
-    retrieved = {data.sentences[x.sid].doc_key for x in case.candidates}  # the same in every backend
     about = [doc] + ([data.documents[doc.doc_id]] if case.q.source == "title" and doc.part and doc.doc_id in retrieved else [])
     words = data.sentence_terms(c.sid) | set(data.lexicon.tokenize([" ".join(f"{d.title} {d.heading}" for d in about)])[0])
     return sum(w for t, w in idf.items() if t in words) / total
@@ -289,32 +289,33 @@ def from_citation(case: Case, policy: Decision) -> Decision:
     asking = data.lexicon.question_terms(SOURCE_WORDS)
     terms = sorted(q.terms - asking)
     idf = data.lexicon.idf(terms) if terms else {}
-    scored = [(citation_match(case, c, idf), i, c) for i, c in enumerate(case.candidates[: s.depth])
+    retrieved = {data.sentences[x.sid].doc_key for x in case.candidates}
+    scored = [(citation_match(case, c, idf, retrieved), i, c) for i, c in enumerate(case.candidates[: s.depth])
               if _holds_field(data, c, q.source)]
     if not scored:
         return policy
     match, rank, best = max(scored, key=lambda t: (t[0], -t[1]))
-    unknown = source_unknown(q, data.lexicon)
+    unknown = source_unknown(q, data.lexicon, asking)
+    refusal = None
     if len(unknown) > s.max_unknown:
-        return replace(policy, checks=policy.checks + (
-            Check("source", False, f"asks for the {q.source} of a story about {', '.join(unknown)}, which no document mentions"),))
-    if match < s.min_match:
-        return replace(policy, checks=policy.checks + (
-            Check("source", False, f"asks for the {q.source}; the best match holds {match:.2f} of its words < {s.min_match}"),))
+        refusal = f"asks for the {q.source} of a story about {', '.join(unknown)}, which no document mentions"
+    elif match < s.min_match:
+        refusal = f"asks for the {q.source}; the best match holds {match:.2f} of its words < {s.min_match}"
+    if refusal:
+        return replace(policy, checks=policy.checks + (Check("source", False, refusal),))
     text = data.sentences[best.sid].text
-    picked = [best] + [c for m, _, c in sorted(scored, key=lambda t: t[1]) if c is not best and m == match
+    picked = [best] + [c for m, _, c in scored if c is not best and m == match
                        and data.sentences[c.sid].text == text][: case.config.answer.max_sentences - 1]
     return case.decide(picked, [Check("source", True, f"asks for the {q.source}; candidate {rank + 1} "
                                                       f"holds {match:.2f} of its words ≥ {s.min_match}")],
                        features=(match, len(unknown)), cites=q.source)
 
 
-def source_unknown(q: Question, lexicon) -> list[str]:
+def source_unknown(q: Question, lexicon, asking: set[str]) -> list[str]:
     """The question's words that no document holds (a likely typo aside), those asking for the
-    source left out (by stem: "publishing", "reporter"): a story told with a detail no document has
-    ("sued in Texas", "the Guardian's piece") is not one of theirs, however many of its other words
-    match."""
-    asking = lexicon.question_terms(SOURCE_WORDS)
+    source left out (``asking``: SOURCE_WORDS's stems, so "publishing", "reporter" too): a story told
+    with a detail no document has ("sued in Texas", "the Guardian's piece") is not one of theirs,
+    however many of its other words match."""
     return [w for w in q.unknown if not set(lexicon.tokenize([w])[0]) & asking]
 
 

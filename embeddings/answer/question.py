@@ -40,10 +40,10 @@ _SOURCE_RULES = [
                 rf"|\btitle\s+(?:of|for)\s+(?:(?:the|that|this|a|an)\s+(?:[\w'-]+\s+){{0,4}}?)?{_DOC}", re.I), "title"),
     (re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:outlets?|publications?(?!\s+date)|newspapers?|news ?(?:sites?|websites?|papers?)|"
                 r"magazines?|broadcasters?|news (?:organi[sz]ations?|services?|agenc(?:y|ies)))\b(?!\s+(?:of|for)\s+the\s+(?:court|case))"
-                r"|\b(?:which|what)\s+(?:\w+\s+)?(?:papers?|sites?|websites?)(?:'s\s+(?:editorial|article|story|piece|report)"
-                r"|\s+(?:(?:has|have|had|first)\s+)?(?:ran|run|published|reported|carried|covered|broke|posted|wrote|had))\b"
+                r"|\b(?:which|what)\s+(?:\w+\s+)?(?:papers?|sites?|websites?)(?:'s\s+(?:editorial|article|story|piece|report)\b"
+                r"|\s+(?:(?:has|have|had|first)\s+)?(?:ran|run|published|reported|carried|covered|broke|posted|wrote|had)\b"
+                rf"|\s+(?:was|is)\s+(?:(?:the|that|this)\s+(?:[\w'-]+\s+){{0,3}})?{_DOC})"
                 rf"|\bwho\s+(?:first\s+)?(?:published|reported|ran|carried|covered|broke|posted)\s+(?:(?:on|about)\s+)?(?:(?:the|that|this)\s+(?:[\w'-]+\s+){{0,3}})?{_DOC}"
-                rf"|\b(?:which|what)\s+(?:\w+\s+)?(?:papers?|sites?|websites?)\s+(?:was|is)\s+(?:(?:the|that|this)\s+(?:[\w'-]+\s+){{0,3}})?{_DOC}"
                 r"|\b(?:published|reported|carried|run|ran)\s+(?:by|in|on)\s+(?:which|what)\b", re.I), "outlet"),
     (re.compile(rf"^(?=.*{_DOC}).*\bwhen\b.*\b(?:published|come out|came out|posted|released|ran|run)\b"
                 r"|\b(?:what|which)\s+(?:date|day)\b.*\b(?:published|posted|article|story|piece|editorial|item)\b"
