@@ -4,6 +4,7 @@ ingredient (an ablation), the coverage at a fixed risk, and how often the answer
     .venv/bin/python benchmarks/judge_quality.py             # report with the configured settings
     .venv/bin/python benchmarks/judge_quality.py --fit       # fit [decision.judge] and [decision.source]
     .venv/bin/python benchmarks/judge_quality.py --fit-source  # fit [decision.source] alone
+    .venv/bin/python benchmarks/judge_quality.py --fit-runners # fit [decision.judge] runner_up_logit alone
 
 Each question's retrieval, candidates and judge logits are computed once (the engine's own
 functions); every configuration then reruns only the decision and composition on them, and the
@@ -34,6 +35,12 @@ the most right held out wins (the same folds), refitted on the whole. That fit a
 questions_tune_sources.jsonl, written for it (half unanswerable). --fit-source runs it alone over
 the configured [decision.judge].
 
+Then [decision.judge] runner_up_logit (`fit_runners`; --fit-runners alone): of the sentences the
+extractive pick quotes beside its first, on the tuning set's answers, those holding part of an
+expected answer set it: the highest threshold that leaves none of them out (a runner-up is never
+needed for a right answer there, so the rightness of the answers cannot choose it; what it buys is
+fewer quoted sentences that hold nothing of the answer, counted in the report).
+
 The tuning set is tests/data/questions_tune.jsonl with questions_tune_more.jsonl (HALVES); the test
 half, questions_test.jsonl, only reports; the report also prints questions_tune_sources.jsonl alone.
 """
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -271,6 +279,39 @@ def fit_source(engine, prepared: list[Prepared], config, seeds, max_wrong: float
             {"folds": folds, "right": cv_right, "wrong": -cv_wrong})
 
 
+def runner_ups(engine, prepared: list[Prepared], config) -> list[tuple[float, bool]]:
+    """(judge logit, holds part of the answer) of every sentence quoted beside the first in the
+    answers ``config`` gives with no runner-up left out (answers from a citation aside)."""
+    cfg = with_policy(config, runner_up_logit=-math.inf)
+    out = []
+    for p in prepared:
+        decision = decide(p.q, engine.data, p.candidates, None, cfg, p.judged)
+        if decision.cites or p.item["kind"] != "fact":
+            continue
+        read = {c.sid: c.judge for c in p.judged.read_all()}
+        out += [(read[c.sid], holds_part(engine.data, c, p.item)) for c in decision.picked[1:]]
+    return out
+
+
+def fit_runners(engine, prepared: list[Prepared], config) -> tuple[object, list[str]]:
+    """[decision.judge] runner_up_logit: the highest (to two places) that leaves out none of the
+    tuning set's runners-up holding part of an expected answer. Returns (config with it, its line)."""
+    ups = runner_ups(engine, prepared, config)
+    needed = [z for z, part in ups if part]
+    t = math.floor(min(needed) * 100) / 100 if needed else config.judge.logit_bound
+    left = [part for z, part in ups if z < t]
+    print(f"runners-up on the tuning set's answers: {len(ups)}, {len(needed)} holding part of the answer; "
+          f"runner_up_logit {t} leaves out {len(left)} (holding part of it: {sum(left)})")
+    return with_policy(config, runner_up_logit=t), [f"runner_up_logit = {t}"]
+
+
+def runners_report(engine, prepared: list[Prepared], config) -> dict:
+    """How many runners-up are quoted and hold part of the answer, with none left out and as configured."""
+    ups, t = runner_ups(engine, prepared, config), config.decision.judge.runner_up_logit
+    return {"runners_up": len(ups), "holding_part_of_the_answer": sum(part for _, part in ups),
+            "left_out": sum(z < t for z, _ in ups), "left_out_holding_part": sum(part for z, part in ups if z < t)}
+
+
 def closest_threshold(rows: list[dict], bias, weights, answer_above: float, share: float) -> float:
     """The lowest threshold under ``answer_above`` at which at least ``share`` of the proposals shown
     as closest (between it and answer_above) held the answer."""
@@ -310,6 +351,14 @@ def holds(data, c, item: dict) -> bool:
     return item["kind"] == "fact" and not missing_groups(item["expect"], text)
 
 
+def holds_part(data, c, item: dict) -> bool:
+    """The candidate sentence, with its outlet and date, holds at least one expected string."""
+    s = data.sentences[c.sid]
+    doc = data.documents[s.doc_key]
+    text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
+    return len(missing_groups(item["expect"], text)) < len(item["expect"])
+
+
 def diagnostics(engine, prepared: list[Prepared]) -> dict:
     """How well the judge reads, apart from the decision: the share of answerable questions whose
     top judged sentence holds the answer (against the extractive order's first), and the AUC of the
@@ -333,6 +382,7 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true", help="fit [decision.judge], then [decision.source], and print the lines")
     ap.add_argument("--fit-source", action="store_true",
                     help="fit [decision.source] alone, over the configured [decision.judge] (its timings need no idle machine)")
+    ap.add_argument("--fit-runners", action="store_true", help="fit [decision.judge] runner_up_logit alone")
     ap.add_argument("--max-wrong", type=float, default=0.03, help="the most wrong answers, as a share of those answered")
     ap.add_argument("--closest-share", type=float, default=0.5, help="closest passages must hold the answer this often")
     ap.add_argument("--l2", type=float, default=1.0)
@@ -419,6 +469,11 @@ def main() -> None:
         print("\n".join(lines))
         report["fitted"]["lines"] = report["fitted"].get("lines", []) + lines
 
+    if args.fit or args.fit_runners:
+        config, lines = fit_runners(engine, prepared["tune"], config)
+        print("\n".join(lines))
+        report["fitted"]["lines"] = report["fitted"].get("lines", []) + lines
+
     # Every column but the last leaves the answers from a citation out: what each ingredient adds.
     full, config = config, with_source(config, min_match=NO_SOURCE)
 
@@ -466,7 +521,9 @@ def main() -> None:
         print(f"coverage at risk (right answers at most this share wrong, full judge): {curve}")
         print(f"answer in the pool: {pool_recall(engine, its, base.reader.candidates)}")
         print(f"retrieval + candidates + the judge reading its whole pool p50: {secs[len(secs) // 2] * 1e3:.0f} ms")
-        report[name] = {"columns": columns, "closest": extra, "coverage_at_risk": curve, "judge": diag,
+        runners = runners_report(engine, its, full)
+        print(f"runners-up quoted beside the first sentence: {runners}")
+        report[name] = {"columns": columns, "closest": extra, "coverage_at_risk": curve, "judge": diag, "runners_up": runners,
                         "pool": pool_recall(engine, its, base.reader.candidates),
                         "prepare_ms_p50": secs[len(secs) // 2] * 1e3}
     Path(args.out).write_text(json.dumps(report, indent=1, default=str))

@@ -119,6 +119,7 @@ class JudgePolicySettings:
     features: tuple[str, ...]
     choice_weight: float
     also_quote: float
+    runner_up_logit: float      # with pick = "extractive", a sentence quoted beside the pick needs a judge logit at least this
     bias: float
     weights: tuple
     answer_above: float

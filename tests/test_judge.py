@@ -4,6 +4,7 @@ it reads seed text as data, and the engine answers (or shows the closest passage
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -161,6 +162,21 @@ def test_closest_passages_are_quoted_verbatim_and_never_an_answer(judge_engine):
     assert all(c["quote"] in texts for c in data["closest"])
     shown = render_answer(answer)
     assert "Not a confirmed answer" in shown and data["closest"][0]["quote"][:40] in " ".join(shown.split())
+
+
+def test_the_sentence_that_answers_leads_and_runners_up_the_judge_rejects_are_left_out(judge_engine):
+    """"How many photos does Clearview have?": the pick (the 20 billion photos) is quoted first, ahead
+    of sentences of the same article that come earlier in it; a close runner-up that the judge rates
+    below runner_up_logit (the Argentine arrest, which states nothing of the answer) is not quoted,
+    as it is with no threshold."""
+    question = "How many photos does Clearview have?"
+    data = judge_engine.ask(question).to_json()
+    assert data["answered"] and "20 billion photos" in data["quotes"][0]["text"], data["quotes"]
+    assert not any("Argentine" in q["text"] for q in data["quotes"])
+    assert citation_problems(data, seed_texts(REPO_SEEDS)) == []
+    every = with_judge_policy(judge_engine, runner_up_logit=-math.inf).ask(question).to_json()
+    assert "20 billion photos" in every["quotes"][0]["text"]
+    assert any("Argentine" in q["text"] for q in every["quotes"])
 
 
 @pytest.mark.parametrize("question, shown", [

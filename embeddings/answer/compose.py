@@ -149,9 +149,11 @@ def _source_figure(data: PassageReading, sid: int, figures: set[str]) -> str:
     return f"{' / '.join(sorted(figures))} ({where})"
 
 
-def _order(data: PassageReading, picked: list[Scored]) -> list[Scored]:
-    """Readable order: documents in order of their best sentence, sentences in text order within one."""
+def _order(data: PassageReading, picked: tuple[Scored, ...]) -> list[Scored]:
+    """Readable order with the answer first: the decided best sentence leads, then the rest of its
+    document's sentences and then the other documents' (in order of their best sentence), each
+    document's in text order."""
     doc_rank: dict[str, int] = {}
     for c in picked:
         doc_rank.setdefault(data.sentences[c.sid].doc_key, len(doc_rank))
-    return sorted(picked, key=lambda c: (doc_rank[data.sentences[c.sid].doc_key], c.sid))
+    return [*picked[:1], *sorted(picked[1:], key=lambda c: (doc_rank[data.sentences[c.sid].doc_key], c.sid))]

@@ -135,7 +135,8 @@ def judged(case: Case) -> Decision:
     ``closest_above`` and ``answer_above`` the first is shown as the closest passage, not an answer,
     and below it the question is declined. The judge reads the whole pool for ``pick = "judge"``;
     for ``pick = "extractive"`` only the first ``[judge] read`` sentences and the one to quote (its
-    logit and its best rival's are what the combiner reads)."""
+    logit and its best rival's are what the combiner reads), then the other sentences to quote: each
+    is quoted beside the first only with a judge logit of at least ``runner_up_logit``."""
     q, j = case.q, case.config.decision.judge
     if not len(case.judged):
         return case.decide([], [Check("evidence", False, "no quotable sentence for the judge")])
@@ -160,6 +161,9 @@ def judged(case: Case) -> Decision:
         closest = picked[:1] if p >= j.closest_above else []
         note = unknown_note(q) if mostly_unknown(q, case.config.answer) else None
         return case.decide([], checks, note=note, features=x, closest=closest)
+    if not by_judge:  # the runners-up the judge rates as stating nothing of the answer are left out
+        logits = case.judged.read([at[c.sid] for c in picked])
+        picked = picked[:1] + [c for c in picked[1:] if logits[at[c.sid]].judge >= j.runner_up_logit]
     return case.decide(picked, checks, features=x)
 
 
