@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from embeddings import store  # noqa: E402
-from embeddings.build import build_index  # noqa: E402
+from embeddings.index import store  # noqa: E402
+from embeddings.index.build import build_index  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
 
 
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from dask.distributed import LocalCluster
 
-    from embeddings.encoder import Encoder
+    from embeddings.models.encoder import Encoder
     from embeddings.engine import Engine
     from scale import QUESTION_STARTS
 

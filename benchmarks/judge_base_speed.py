@@ -39,7 +39,7 @@ def measure(base: str, steps: int, reads: int) -> dict:
     import torch
     from sentence_transformers.cross_encoder import CrossEncoder
 
-    from embeddings.encoder import resolve_model_path
+    from embeddings.models.encoder import resolve_model_path
 
     torch.manual_seed(13)
     model = CrossEncoder(str(resolve_model_path(base)), num_labels=1, max_length=128, device="cpu")

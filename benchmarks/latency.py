@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embeddings.build import build_index  # noqa: E402
+from embeddings.index.build import build_index  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
-from embeddings.encoder import Encoder  # noqa: E402
+from embeddings.models.encoder import Encoder  # noqa: E402
 from embeddings.engine import Engine  # noqa: E402
 
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embeddings.config import load_config  # noqa: E402
-from embeddings.vector_index import build_vector_index, index_kind, search  # noqa: E402
+from embeddings.index.vector_index import build_vector_index, index_kind, search  # noqa: E402
 
 SEEDS = ROOT / "seeds"
 K = 10
@@ -114,7 +114,7 @@ class Base:
 
 def make_base(n_generated: int, n_queries: int, seed: int = 0) -> Base:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from embeddings.encoder import Encoder
+    from embeddings.models.encoder import Encoder
 
     rng = np.random.default_rng(seed)
     text = seed_text()
@@ -374,12 +374,12 @@ def bench_milvus(x: np.ndarray, texts: list[str], base: Base, truth: np.ndarray,
     import shutil
     import socket
 
-    from embeddings import milvus_backend
+    from embeddings.index import milvus_backend
     from embeddings.answer.question import Question
     from embeddings.config import load_config
     from embeddings.documents import Document
     from embeddings.retrieval.milvus import MilvusRetriever
-    from embeddings.store import ChunkRecord, IndexData
+    from embeddings.index.store import ChunkRecord, IndexData
 
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)

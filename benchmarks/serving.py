@@ -49,8 +49,8 @@ def proc_memory(pid: int | str = "self") -> dict:
 
 def synthetic_version(n: int, base, config, encoder):
     """An IndexData of n passages in the shape a build makes."""
-    from embeddings import store
-    from embeddings.build import chunking_identity, model_identity
+    from embeddings.index import store
+    from embeddings.index.build import chunking_identity, model_identity
     from embeddings.documents import Document
     from scale import passage_texts, synth_vectors
 
@@ -85,8 +85,9 @@ def synthetic_version(n: int, base, config, encoder):
 
 def publish(data, config, root: Path) -> dict:
     """Publish ``data`` with the configured backend and write its version folder; seconds and rows/s."""
-    from embeddings import lexical, store
-    from embeddings.backend import open_publisher
+    from embeddings import lexical
+    from embeddings.index import store
+    from embeddings.index.backend import open_publisher
 
     publisher = open_publisher(config)
     t0 = time.perf_counter()
@@ -109,8 +110,8 @@ def query_encoder(config, root: Path) -> None:
     when it has one): without it the engine would answer through torch."""
     import dataclasses
 
-    from embeddings.build import ensure_onnx_export, onnx_dir
-    from embeddings.encoder import Encoder
+    from embeddings.index.build import ensure_onnx_export, onnx_dir
+    from embeddings.models.encoder import Encoder
 
     here = onnx_dir(config)
     there = onnx_dir(dataclasses.replace(config, paths=dataclasses.replace(config.paths, index=root)))
@@ -185,8 +186,8 @@ def main(argv=None) -> int:
     if args.serve:
         return serve_main(args.serve)
 
-    from embeddings import milvus_backend
-    from embeddings.encoder import Encoder
+    from embeddings.index import milvus_backend
+    from embeddings.models.encoder import Encoder
     from scale import make_base
 
     config = load_config()

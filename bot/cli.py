@@ -172,8 +172,8 @@ def _ask_interactive(args) -> int:
 
 
 def cmd_index(args) -> int:
-    from embeddings.build import build_index
-    from embeddings.check import check_index
+    from embeddings.index.build import build_index
+    from embeddings.index.check import check_index
 
     config = _config(args)
     if args.check:
@@ -239,7 +239,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_setup_reader(args) -> int:
-    from embeddings.reader_model import KNOWN_MODELS, install, spec_for
+    from embeddings.models.reader_model import KNOWN_MODELS, install, spec_for
 
     config = _config(args)
     path = Path(config.reader.llama.model)
@@ -264,7 +264,7 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_serve_milvus(args) -> int:
-    from embeddings.milvus_backend import serve_lite, wait_lite
+    from embeddings.index.milvus_backend import serve_lite, wait_lite
 
     uri = _config(args).backend.uri
     if not uri or "://" in uri:

@@ -6,17 +6,17 @@ import logging
 import threading
 from typing import Callable
 
-from embeddings import store
+from embeddings.index import store
 from embeddings.answer.candidates import score
 from embeddings.answer.compose import compose
 from embeddings.answer.decision import decide
 from embeddings.answer.judge import Judge, judge_pool, open_judge
 from embeddings.answer.question import Question
 from embeddings.answer.readers import GuardedReader, make_reader
-from embeddings.build import build_index, chunking_identity, model_identity, onnx_dir
+from embeddings.index.build import build_index, chunking_identity, model_identity, onnx_dir
 from embeddings.config import Config
 from embeddings.documents import Document
-from embeddings.encoder import Encoder
+from embeddings.models.encoder import Encoder
 from embeddings.errors import CasebotError, IndexMissing
 from embeddings.results import Answer, BuildReport, Stopwatch
 from embeddings.retrieval.open import open_retriever
@@ -147,7 +147,7 @@ def query_encoder(config: Config, encoder: Encoder):
     else the sentence-transformers model itself. Both give the same vectors (tests/test_onnx_encoder.py)."""
     folder = onnx_dir(config)
     if folder is not None:
-        from embeddings.onnx_encoder import OnnxQueryEncoder, onnx_export_present
+        from embeddings.models.onnx_encoder import OnnxQueryEncoder, onnx_export_present
 
         if onnx_export_present(folder):
             try:

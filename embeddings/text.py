@@ -1,8 +1,9 @@
-"""Text helpers used across the engine, each written once: comparing text as a reader would
-(``plain``) and JSON-lines files. (A file's SHA-256 is embeddings/store.py ``file_sha256``.)"""
+"""Text and file helpers used across the engine, each written once: comparing text as a reader would
+(``plain``), JSON-lines files, and a file's SHA-256 (index files, model weights)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,3 +31,11 @@ def write_jsonl(path: Path, rows) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from embeddings.config import PROJECT_ROOT, load_config  # noqa: E402
-from embeddings.encoder import Encoder  # noqa: E402
+from embeddings.models.encoder import Encoder  # noqa: E402
 
 REPO_SEEDS = PROJECT_ROOT / "seeds"
 DEV_SET = PROJECT_ROOT / "tests" / "data" / "dev.jsonl"

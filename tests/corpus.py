@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from embeddings.build import build_index
+from embeddings.index.build import build_index
 from embeddings.config import load_config
 from tests.conftest import EXTRACTIVE
 

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from embeddings import store
-from embeddings.build import build_index
-from embeddings.check import check_index
+from embeddings.index import store
+from embeddings.index.build import build_index
+from embeddings.index.check import check_index
 from embeddings.config import load_config
 from tests.conftest import EXTRACTIVE
 from embeddings.engine import Engine, load_index

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from embeddings.chunking import SPECIAL_TOKENS, TokenCounter, chunk_document, split_sentences
+from embeddings.index.chunking import SPECIAL_TOKENS, TokenCounter, chunk_document, split_sentences
 from embeddings.documents import Document
-from embeddings.encoder import load_tokenizer, max_seq_length, resolve_model_path
+from embeddings.models.encoder import load_tokenizer, max_seq_length, resolve_model_path
 from embeddings.parsers import parse_file
 from tests.conftest import REPO_SEEDS
 

@@ -25,9 +25,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from embeddings import store
-from embeddings.build import build_index
-from embeddings.check import check_index
+from embeddings.index import store
+from embeddings.index.build import build_index
+from embeddings.index.check import check_index
 from embeddings.config import PROJECT_ROOT
 from embeddings.engine import Engine, load_index
 from embeddings.errors import IndexLocked
@@ -52,10 +52,10 @@ CHILD = r'''
 import os, sys
 from pathlib import Path
 import numpy as np
-from embeddings import store
-from embeddings.build import build_index
+from embeddings.index import store
+from embeddings.index.build import build_index
 from embeddings.config import load_config
-from embeddings.encoder import Encoder
+from embeddings.models.encoder import Encoder
 
 seeds, index, phase = sys.argv[1:4]
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings import store
-from embeddings.build import build_index
+from embeddings.index import store
+from embeddings.index.build import build_index
 from embeddings.engine import Engine
 from embeddings.errors import IndexMismatch
 from tests.conftest import copy_seeds
 
 distributed_mod = pytest.importorskip("dask.distributed")
-from embeddings import distributed  # noqa: E402
+from embeddings.index import distributed  # noqa: E402
 
 CASEBOT = Path(sys.executable).with_name("casebot")
 SEED_FILES = ["001_8487601e0b76af03.txt", "001_8487601e0b76af03.meta.yaml", "003_38049205e7261289.txt"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embeddings.dedupe import DuplicateFinder
+from embeddings.index.dedupe import DuplicateFinder
 from embeddings.parsers import parse_file
 from tests.conftest import REPO_SEEDS
 

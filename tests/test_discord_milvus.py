@@ -10,14 +10,14 @@ import shutil
 import pytest
 import pytest_asyncio
 
-from embeddings.build import build_index
+from embeddings.index.build import build_index
 from embeddings.config import load_config
 from tests.conftest import EXTRACTIVE, REPO_SEEDS
 from tests.fake_discord import GUILD_ID, TOKEN, FakeDiscordServer, slash_payload
 from tests.test_discord_e2e import CHICAGO, STARTUP_TIMEOUT, bot_env, spawn
 from tests.test_milvus_backend import free_port
 
-milvus_backend = pytest.importorskip("embeddings.milvus_backend")
+milvus_backend = pytest.importorskip("embeddings.index.milvus_backend")
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from embeddings import store
-from embeddings.build import build_index
+from embeddings.index import store
+from embeddings.index.build import build_index
 from embeddings.engine import Engine
 from embeddings.errors import BackendUnavailable, IndexMismatch
 from tests.conftest import DEV_SET, EXTRACTIVE, PROJECT_ROOT, REPO_SEEDS, WITH_JUDGE, copy_seeds
 
-milvus_backend = pytest.importorskip("embeddings.milvus_backend")
+milvus_backend = pytest.importorskip("embeddings.index.milvus_backend")
 
 CASEBOT = Path(sys.executable).with_name("casebot")
 _names = itertools.count()

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.encoder import resolve_model_path
-from embeddings.onnx_encoder import MODEL_FILE, OnnxQueryEncoder, export_onnx
+from embeddings.models.encoder import resolve_model_path
+from embeddings.models.onnx_encoder import MODEL_FILE, OnnxQueryEncoder, export_onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -116,7 +116,7 @@ def test_encode_query_matches_batch(onnx_dir):
 def test_query_path_never_imports_torch(onnx_dir):
     code = (
         "import sys\n"
-        "from embeddings.onnx_encoder import OnnxQueryEncoder\n"
+        "from embeddings.models.onnx_encoder import OnnxQueryEncoder\n"
         f"v = OnnxQueryEncoder({str(onnx_dir)!r}).encode_query('Who sued Clearview?')\n"
         "assert v.shape == (384,), v.shape\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from embeddings.chunking import split_sentences
+from embeddings.index.chunking import split_sentences
 from embeddings.errors import SeedParseError
 from embeddings.parsers import parse_file
 from embeddings.parsers import pdf as pdf_parser

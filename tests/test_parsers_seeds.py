@@ -79,7 +79,7 @@ def test_sidecar_metadata_reaches_the_bare_article():
 
 
 def test_kept_text_is_verbatim_from_the_seed():
-    from embeddings.chunking import split_sentences
+    from embeddings.index.chunking import split_sentences
     from embeddings.text import plain as normalize
 
     for path in SEEDS:

@@ -24,7 +24,7 @@ from embeddings.engine import Engine
 from embeddings.errors import ReaderUnavailable
 from embeddings.evaluation import citation_problems, judge, load_questions, seed_texts, summarize
 from embeddings.answer.readers import make_reader
-from embeddings.reader_model import ModelSpec, assemble, verify
+from embeddings.models.reader_model import ModelSpec, assemble, verify
 from tests.conftest import PROJECT_ROOT, REPO_SEEDS, copy_seeds
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="the reader is not installed (CASEBOT_WITH_READER=1 scripts/setup)")

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from embeddings import store
-from embeddings.build import build_index
-from embeddings.check import check_index
+from embeddings.index import store
+from embeddings.index.build import build_index
+from embeddings.index.check import check_index
 from embeddings.engine import Engine, load_index
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 from tests.corpus import cited, copy_index, quiet, small_index, write_article
@@ -224,7 +224,7 @@ def test_current_swaps_to_each_new_version_and_a_running_engine_keeps_its_own(wo
 
 def test_a_running_engine_follows_an_index_built_by_another_process(make_engine, seeds_copy, make_config, shared_encoder):
     """`casebot index` run beside a live bot: the bot's next question is answered from the new version."""
-    from embeddings.build import build_index
+    from embeddings.index.build import build_index
 
     engine = make_engine(seeds_copy)
     old = engine.index_version

@@ -10,7 +10,7 @@ import pytest
 
 from embeddings.config import load_config
 from embeddings.errors import IndexCorrupt
-from embeddings.vector_index import (
+from embeddings.index.vector_index import (
     build_vector_index,
     index_kind,
     ivf_nlist,

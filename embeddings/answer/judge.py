@@ -31,10 +31,10 @@ from embeddings.answer.candidates import Scored, score_sentences
 from embeddings.answer.question import Question
 from embeddings.config import Config, JudgeSettings
 from embeddings.errors import ModelUnavailable
-from embeddings.onnx_encoder import cpu_session
+from embeddings.models.onnx_encoder import cpu_session
 from embeddings.retrieval.fusion import Hit
 from embeddings.passages import PassageReading
-from embeddings.store import file_sha256
+from embeddings.text import file_sha256
 
 WEIGHTS_FILE = "model.safetensors"
 MODEL_FILE = "judge.onnx"

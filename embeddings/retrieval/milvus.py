@@ -22,7 +22,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from embeddings import milvus_backend as mb
+from embeddings.index import milvus_backend as mb
 from embeddings.answer.question import Question
 from embeddings.config import Config
 from embeddings.documents import Document

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from embeddings import lexical, store, vector_index
-from embeddings.backend import check_kind, configured_kind
+from embeddings import lexical
+
+from embeddings.index import store, vector_index
+from embeddings.index.backend import check_kind, configured_kind
 from embeddings.config import Config
 
 

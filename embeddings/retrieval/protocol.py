@@ -10,7 +10,7 @@
 Two retrievers: ``LocalRetriever`` (embeddings/retrieval/local.py, FAISS mode: a version loaded in
 this process) and ``MilvusRetriever`` (embeddings/retrieval/milvus.py: everything comes back from
 Milvus per question; the process holds nothing that grows with the corpus). The build side's
-counterpart, which writes a version into a backend, is the publisher in embeddings/backend.py.
+counterpart, which writes a version into a backend, is the publisher in embeddings/index/backend.py.
 """
 
 from __future__ import annotations

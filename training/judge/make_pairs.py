@@ -63,7 +63,7 @@ def main() -> None:
     from embeddings.answer.judge import judge_candidates
     from embeddings.answer.question import Question
     from embeddings.config import load_config
-    from embeddings.encoder import Encoder
+    from embeddings.models.encoder import Encoder
     from embeddings.engine import Engine
     from embeddings.retrieval.local import hybrid_search
 

@@ -75,7 +75,7 @@ def main() -> None:
     from sentence_transformers.cross_encoder import CrossEncoder
     from transformers import get_linear_schedule_with_warmup
 
-    from embeddings.encoder import resolve_model_path
+    from embeddings.models.encoder import resolve_model_path
 
     random.seed(args.seed)
     np.random.seed(args.seed)

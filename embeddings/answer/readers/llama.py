@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.errors import ReaderUnavailable
-from embeddings.reader_model import spec_for, verify
+from embeddings.models.reader_model import spec_for, verify
 
 
 class LlamaReader:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from embeddings.errors import ReaderUnavailable
-from embeddings.store import file_sha256
+from embeddings.text import file_sha256
 
 CHUNK = 1 << 20
 

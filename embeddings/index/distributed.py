@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.config import Config
-from embeddings.encoder import Encoder, resolve_model_path
+from embeddings.models.encoder import Encoder, resolve_model_path
 from embeddings.errors import BackendUnavailable, IndexMismatch
 
 _models: dict[str, tuple[Encoder, dict]] = {}   # in each worker process: model name -> (encoder, identity)

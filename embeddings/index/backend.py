@@ -10,7 +10,7 @@ Every publisher does the same three things for the build:
     swap(entry)              point readers at the new version, once its folder is ``current``
 
 "faiss" (the default) is the FAISS + BM25 files inside the version folder; "milvus"
-(embeddings/milvus_backend.py) keeps passages, sentences and term statistics in Milvus. The version
+(embeddings/index/milvus_backend.py) keeps passages, sentences and term statistics in Milvus. The version
 folder keeps documents, sentences and their vectors either way: the next build reuses them.
 """
 
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeddings import vector_index
+from embeddings.index import vector_index
 from embeddings.config import Config
 from embeddings.errors import ConfigError, IndexMismatch
-from embeddings.store import IndexData
+from embeddings.index.store import IndexData
 
 KINDS = ("faiss", "milvus")
 
@@ -55,7 +55,7 @@ def configured_kind(config: Config) -> str:
 def open_publisher(config: Config):
     if configured_kind(config) == "faiss":
         return FaissPublisher(config)
-    from embeddings.milvus_backend import MilvusPublisher
+    from embeddings.index.milvus_backend import MilvusPublisher
 
     return MilvusPublisher(config)  # connects now: a bad URI fails before a build embeds anything
 

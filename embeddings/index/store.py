@@ -32,6 +32,7 @@ import numpy as np
 from embeddings.documents import Document
 from embeddings.passages import ChunkRecord, PassageReading, SentenceRecord
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
+from embeddings.text import file_sha256
 
 FORMAT = 1
 CHUNKER = "pysbd-sentences+wordpiece-bound/1"
@@ -60,14 +61,6 @@ class IndexData(PassageReading):
     @property
     def lexicon(self):
         return self.bm25
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def new_version(seed_hashes: dict) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from embeddings import store
-from embeddings.build import chunking_identity, model_identity, scan_seeds
-from embeddings.encoder import Encoder
+from embeddings.index import store
+from embeddings.index.build import chunking_identity, model_identity, scan_seeds
+from embeddings.models.encoder import Encoder
 from embeddings.config import Config
 from embeddings.errors import CasebotError
 

@@ -44,7 +44,7 @@ with warnings.catch_warnings():  # milvus-lite 2.5.1 imports pkg_resources, whic
 
 from embeddings.config import Config
 from embeddings.errors import BackendUnavailable, ConfigError
-from embeddings.store import IndexData
+from embeddings.index.store import IndexData
 
 # The local BM25 is bm25s's lucene variant with its defaults; Milvus's BM25 is given the same k1, b.
 # Milvus scores k1 + 1 times what bm25s does (measured: the ratio is 2.5 within 1e-6 on the seeds),
@@ -255,7 +255,7 @@ class MilvusPublisher:
                 and built.get("chunking") == manifest["chunking"])
 
     def _create(self, name: str, data: IndexData, stopwords: list[str]) -> str:
-        from embeddings.vector_index import ivf_nlist
+        from embeddings.index.vector_index import ivf_nlist
 
         dim = data.manifest["model"]["dimension"]
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)

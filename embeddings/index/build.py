@@ -18,17 +18,20 @@ from typing import Callable
 
 import numpy as np
 
-from embeddings import lexical, store
-from embeddings.backend import open_publisher
-from embeddings.chunking import TokenCounter, chunk_document
+from embeddings import lexical
+
+from embeddings.index import store
+from embeddings.index.backend import open_publisher
+from embeddings.index.chunking import TokenCounter, chunk_document
 from embeddings.config import Config
-from embeddings.dedupe import DuplicateFinder
+from embeddings.index.dedupe import DuplicateFinder
 from embeddings.documents import Document
-from embeddings.encoder import Encoder, load_tokenizer, max_seq_length, resolve_model_path
+from embeddings.models.encoder import Encoder, load_tokenizer, max_seq_length, resolve_model_path
 from embeddings.errors import (CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, ModelUnavailable,
                                SeedParseError, SeedsNotFound)
 from embeddings.parsers import PARSER_VERSION, is_seed, parse_file, sidecar_path
 from embeddings.results import BuildReport
+from embeddings.text import file_sha256
 
 
 _log = logging.getLogger("casebot").info  # progress lines; the edges say where they go (bot/cli.py main)
@@ -66,7 +69,7 @@ def ensure_onnx_export(config: Config, encoder: Encoder, log) -> None:
     folder = onnx_dir(config)
     if folder is None:
         return
-    from embeddings.onnx_encoder import export_onnx, onnx_export_present
+    from embeddings.models.onnx_encoder import export_onnx, onnx_export_present
 
     if onnx_export_present(folder):
         return
@@ -88,10 +91,10 @@ def scan_seeds(seeds: Path) -> dict[str, str]:
     for path in sorted(seeds.iterdir()):
         if not is_seed(path):
             continue
-        h = hashlib.sha256(store.file_sha256(path).encode())
+        h = hashlib.sha256(file_sha256(path).encode())
         side = sidecar_path(path)
         if side.exists():
-            h.update(store.file_sha256(side).encode())
+            h.update(file_sha256(side).encode())
         out[path.name] = h.hexdigest()
     if not out:
         raise SeedsNotFound(f"no seed files (.txt, .md, .html, .pdf) in {seeds}")
@@ -169,7 +172,7 @@ def build_index(
             log(f"embedding {len(todo_c)} passages and {len(todo_s)} sentences with {config.model.name}")
             texts = [chunks[i].embed_text for i in todo_c] + [sentences[i].text for i in todo_s]
             if config.dask.scheduler:
-                from embeddings.distributed import embed_on_dask
+                from embeddings.index.distributed import embed_on_dask
 
                 keys = [chunks[i].chunk_id for i in todo_c] + [f"sentence {i}" for i in todo_s]
                 by_key = embed_on_dask(config, keys, texts, log)
