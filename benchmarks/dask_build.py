@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from embeddings.config import load_config  # noqa: E402
 from embeddings.index import store  # noqa: E402
 from embeddings.index.build import build_index  # noqa: E402
-from embeddings.config import load_config  # noqa: E402
 
 
 def write_seeds(folder: Path, passages: int, seed: int = 0) -> None:

@@ -74,9 +74,9 @@ from embeddings.answer.readers import GuardedReader  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
 from embeddings.engine import Engine  # noqa: E402
 from embeddings.evaluation import judge as judge_item, load_questions, seed_texts, summarize, table  # noqa: E402
-from embeddings.text import missing_groups, plain as normalize  # noqa: E402
 from embeddings.results import Stopwatch  # noqa: E402
 from embeddings.retrieval.local import hybrid_search  # noqa: E402
+from embeddings.text import missing_groups, plain as normalize  # noqa: E402
 
 # The tuning set: the tuning half of the first question set, and a second set written later for
 # tuning only (tests/data/README.md); the test half reports.
@@ -343,20 +343,21 @@ def pool_recall(engine, prepared: list[Prepared], depth_reader: int) -> dict:
             "in the judge's pool": sum(any(holds(data, c, p.item) for c in p.pool) for p in facts)}
 
 
-def holds(data, c, item: dict) -> bool:
-    """The candidate sentence, with its outlet and date, holds every expected group of an answerable item."""
+def _cited_text(data, c) -> str:
+    """The candidate sentence with its outlet and date, as compared with the expected strings."""
     s = data.sentences[c.sid]
     doc = data.documents[s.doc_key]
-    text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
-    return item["kind"] == "fact" and not missing_groups(item["expect"], text)
+    return normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
+
+
+def holds(data, c, item: dict) -> bool:
+    """The candidate sentence, with its outlet and date, holds every expected group of an answerable item."""
+    return item["kind"] == "fact" and not missing_groups(item["expect"], _cited_text(data, c))
 
 
 def holds_part(data, c, item: dict) -> bool:
-    """The candidate sentence, with its outlet and date, holds at least one expected string."""
-    s = data.sentences[c.sid]
-    doc = data.documents[s.doc_key]
-    text = normalize(f"{doc.outlet or ''} {doc.published or ''} {s.text}")
-    return len(missing_groups(item["expect"], text)) < len(item["expect"])
+    """The candidate sentence, with its outlet and date, holds at least one expected group."""
+    return len(missing_groups(item["expect"], _cited_text(data, c))) < len(item["expect"])
 
 
 def diagnostics(engine, prepared: list[Prepared]) -> dict:

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embeddings.index.build import build_index  # noqa: E402
 from embeddings.config import load_config  # noqa: E402
-from embeddings.models.encoder import Encoder  # noqa: E402
 from embeddings.engine import Engine  # noqa: E402
+from embeddings.index.build import build_index  # noqa: E402
+from embeddings.models.encoder import Encoder  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

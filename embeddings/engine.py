@@ -6,18 +6,18 @@ import logging
 import threading
 from typing import Callable
 
-from embeddings.index import store
 from embeddings.answer.candidates import score
 from embeddings.answer.compose import compose
 from embeddings.answer.decision import decide
 from embeddings.answer.judge import Judge, judge_pool, open_judge
 from embeddings.answer.question import Question
 from embeddings.answer.readers import GuardedReader, make_reader
-from embeddings.index.build import build_index, chunking_identity, model_identity, onnx_dir
 from embeddings.config import Config
 from embeddings.documents import Document
-from embeddings.models.encoder import Encoder
 from embeddings.errors import CasebotError, IndexMissing
+from embeddings.index import store
+from embeddings.index.build import build_index, chunking_identity, model_identity, onnx_dir
+from embeddings.models.encoder import Encoder
 from embeddings.results import Answer, BuildReport, Stopwatch
 from embeddings.retrieval.open import open_retriever
 from embeddings.retrieval.protocol import Retriever

@@ -34,6 +34,7 @@ def write_jsonl(path: Path, rows) -> None:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's SHA-256, hex, read in blocks of 1 MiB."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from embeddings.index.build import build_index
 from embeddings.config import load_config
+from embeddings.index.build import build_index
 from tests.conftest import EXTRACTIVE
 
 

@@ -15,14 +15,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from embeddings.config import load_config
 from embeddings.index import store
 from embeddings.index.build import build_index
 from embeddings.index.check import check_index
-from embeddings.config import load_config
 from tests.conftest import EXTRACTIVE
 from embeddings.engine import Engine, load_index
-from embeddings.retrieval.local import LocalRetriever
 from embeddings.errors import CasebotError, SeedsNotFound
+from embeddings.retrieval.local import LocalRetriever
 from tests.corpus import cited, quiet, write_article
 
 KIOSK = (

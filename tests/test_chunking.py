@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from embeddings.index.chunking import SPECIAL_TOKENS, TokenCounter, chunk_document, split_sentences
 from embeddings.documents import Document
+from embeddings.index.chunking import SPECIAL_TOKENS, TokenCounter, chunk_document, split_sentences
 from embeddings.models.encoder import load_tokenizer, max_seq_length, resolve_model_path
 from embeddings.parsers import parse_file
 from tests.conftest import REPO_SEEDS

@@ -25,12 +25,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from embeddings.index import store
-from embeddings.index.build import build_index
-from embeddings.index.check import check_index
 from embeddings.config import PROJECT_ROOT
 from embeddings.engine import Engine, load_index
 from embeddings.errors import IndexLocked
+from embeddings.index import store
+from embeddings.index.build import build_index
+from embeddings.index.check import check_index
 from tests.corpus import copy_index, quiet, small_index
 
 VENV_BIN = Path(sys.executable).parent
@@ -52,9 +52,9 @@ CHILD = r'''
 import os, sys
 from pathlib import Path
 import numpy as np
+from embeddings.config import load_config
 from embeddings.index import store
 from embeddings.index.build import build_index
-from embeddings.config import load_config
 from embeddings.models.encoder import Encoder
 
 seeds, index, phase = sys.argv[1:4]

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.index import store
-from embeddings.index.build import build_index
 from embeddings.engine import Engine
 from embeddings.errors import IndexMismatch
+from embeddings.index import store
+from embeddings.index.build import build_index
 from tests.conftest import copy_seeds
 
 distributed_mod = pytest.importorskip("dask.distributed")

@@ -10,8 +10,8 @@ import shutil
 import pytest
 import pytest_asyncio
 
-from embeddings.index.build import build_index
 from embeddings.config import load_config
+from embeddings.index.build import build_index
 from tests.conftest import EXTRACTIVE, REPO_SEEDS
 from tests.fake_discord import GUILD_ID, TOKEN, FakeDiscordServer, slash_payload
 from tests.test_discord_e2e import CHICAGO, STARTUP_TIMEOUT, bot_env, spawn

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.index import store
-from embeddings.index.build import build_index
 from embeddings.engine import Engine
 from embeddings.errors import BackendUnavailable, IndexMismatch
+from embeddings.index import store
+from embeddings.index.build import build_index
 from tests.conftest import DEV_SET, EXTRACTIVE, PROJECT_ROOT, REPO_SEEDS, WITH_JUDGE, copy_seeds
 
 milvus_backend = pytest.importorskip("embeddings.index.milvus_backend")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from embeddings.index.chunking import split_sentences
 from embeddings.errors import SeedParseError
+from embeddings.index.chunking import split_sentences
 from embeddings.parsers import parse_file
 from embeddings.parsers import pdf as pdf_parser
 from embeddings.parsers.markdown import markdown_text

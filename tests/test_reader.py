@@ -19,11 +19,11 @@ import pytest
 
 from embeddings.answer import combiner
 from embeddings.answer.checks import unsupported_claims
+from embeddings.answer.readers import make_reader
 from embeddings.config import load_config
 from embeddings.engine import Engine
 from embeddings.errors import ReaderUnavailable
 from embeddings.evaluation import citation_problems, judge, load_questions, seed_texts, summarize
-from embeddings.answer.readers import make_reader
 from embeddings.models.reader_model import ModelSpec, assemble, verify
 from tests.conftest import PROJECT_ROOT, REPO_SEEDS, copy_seeds
 

@@ -15,11 +15,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from embeddings.engine import Engine, load_index
+from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 from embeddings.index import store
 from embeddings.index.build import build_index
 from embeddings.index.check import check_index
-from embeddings.engine import Engine, load_index
-from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 from tests.corpus import cited, copy_index, quiet, small_index, write_article
 
 HARBOR = (

@@ -16,9 +16,9 @@ from embeddings.answer.decision import Decision
 from embeddings.answer.question import Question
 from embeddings.answer.readers.protocol import Reading
 from embeddings.config import AnswerSettings, Config
+from embeddings.passages import PassageReading
 from embeddings.results import Answer, Citation, Passage, Quote, Stopwatch
 from embeddings.retrieval.fusion import Hit
-from embeddings.passages import PassageReading
 
 _SCALE = re.compile(r"\b(billion|million|thousand)\b", re.IGNORECASE)
 

@@ -32,8 +32,8 @@ from embeddings.answer.question import Question
 from embeddings.config import Config, JudgeSettings
 from embeddings.errors import ModelUnavailable
 from embeddings.models.onnx_encoder import cpu_session
-from embeddings.retrieval.fusion import Hit
 from embeddings.passages import PassageReading
+from embeddings.retrieval.fusion import Hit
 from embeddings.text import file_sha256
 
 WEIGHTS_FILE = "model.safetensors"

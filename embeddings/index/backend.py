@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeddings.index import vector_index
 from embeddings.config import Config
 from embeddings.errors import ConfigError, IndexMismatch
+from embeddings.index import vector_index
 from embeddings.index.store import IndexData
 
 KINDS = ("faiss", "milvus")

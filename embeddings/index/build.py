@@ -19,16 +19,15 @@ from typing import Callable
 import numpy as np
 
 from embeddings import lexical
-
+from embeddings.config import Config
+from embeddings.documents import Document
+from embeddings.errors import (CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, ModelUnavailable,
+                               SeedParseError, SeedsNotFound)
 from embeddings.index import store
 from embeddings.index.backend import open_publisher
 from embeddings.index.chunking import TokenCounter, chunk_document
-from embeddings.config import Config
 from embeddings.index.dedupe import DuplicateFinder
-from embeddings.documents import Document
 from embeddings.models.encoder import Encoder, load_tokenizer, max_seq_length, resolve_model_path
-from embeddings.errors import (CasebotError, IndexCorrupt, IndexMismatch, IndexMissing, ModelUnavailable,
-                               SeedParseError, SeedsNotFound)
 from embeddings.parsers import PARSER_VERSION, is_seed, parse_file, sidecar_path
 from embeddings.results import BuildReport
 from embeddings.text import file_sha256

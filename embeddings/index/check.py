@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from embeddings.config import Config
+from embeddings.errors import CasebotError
 from embeddings.index import store
 from embeddings.index.build import chunking_identity, model_identity, scan_seeds
 from embeddings.models.encoder import Encoder
-from embeddings.config import Config
-from embeddings.errors import CasebotError
 
 
 def check_index(config: Config) -> list[str]:

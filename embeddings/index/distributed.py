@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.config import Config
-from embeddings.models.encoder import Encoder, resolve_model_path
 from embeddings.errors import BackendUnavailable, IndexMismatch
+from embeddings.models.encoder import Encoder, resolve_model_path
 
 _models: dict[str, tuple[Encoder, dict]] = {}   # in each worker process: model name -> (encoder, identity)
 _models_lock = threading.Lock()

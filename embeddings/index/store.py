@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.documents import Document
-from embeddings.passages import ChunkRecord, PassageReading, SentenceRecord
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
+from embeddings.passages import ChunkRecord, PassageReading, SentenceRecord
 from embeddings.text import file_sha256
 
 FORMAT = 1

@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 
-from embeddings.index import vector_index
 from embeddings.answer.question import Question
 from embeddings.config import Retrieval
+from embeddings.index import vector_index
+from embeddings.index.store import IndexData
 from embeddings.retrieval.fusion import Hit, fuse
 from embeddings.retrieval.protocol import Retrieved
-from embeddings.index.store import IndexData
 
 
 class LocalRetriever:

@@ -22,11 +22,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from embeddings.index import milvus_backend as mb
 from embeddings.answer.question import Question
 from embeddings.config import Config
 from embeddings.documents import Document
 from embeddings.errors import BackendUnavailable, IndexMismatch, IndexMissing
+from embeddings.index import milvus_backend as mb
 from embeddings.lexical import Tokenizing, bm25_idf, typo_lengths, unknown_words
 from embeddings.passages import ChunkRecord, PassageSet, SentenceRecord
 from embeddings.retrieval.fusion import fuse

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from embeddings import lexical
-
+from embeddings.config import Config
 from embeddings.index import store, vector_index
 from embeddings.index.backend import check_kind, configured_kind
-from embeddings.config import Config
 
 
 def open_retriever(config: Config, manifest: dict, path):
